@@ -146,6 +146,9 @@ class SFTExample:
         system: str. A system prompt. Defaults to `None`.
         variables: dict. Values for a `PromptTemplate`'s placeholders.
             Defaults to `None`.
+        template: str. The name or text of the `PromptTemplate` that turns
+            `variables` into the user prompt (e.g. `"summarize_article"`).
+            Defaults to `None`.
         policy: str. Content policy the example is about (metadata, never
             trained on). Defaults to `None`.
         use_case: str. Application task, e.g. "coding" (metadata).
@@ -160,6 +163,7 @@ class SFTExample:
     messages: list | None = None
     system: str | None = None
     variables: dict | None = None
+    template: str | None = None
     policy: str | None = None
     use_case: str | None = None
     source: str | None = None
@@ -167,6 +171,8 @@ class SFTExample:
 
     def validate(self, *, source=None, line=None):
         """Raise `DataError` naming the field if the example is malformed."""
+        if self.template is not None:
+            _check_text(self.template, "template", source=source, line=line)
         if self.messages is not None:
             self.messages = normalize_messages(
                 self.messages, source=source, line=line

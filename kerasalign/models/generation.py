@@ -1,0 +1,118 @@
+"""Text generation with a template and a named sampler, on KerasHub's `generate`.
+
+Examples:
+
+>>> import kerasalign
+>>> model = kerasalign.load_causal_lm("tiny_gemma")
+>>> [text] = generate(model, ["Hello"], template="gemma", max_new_tokens=4)
+>>> isinstance(text, str)
+True
+"""
+
+import keras_hub
+
+from kerasalign.errors import KerasAlignError
+from kerasalign.templates import get as get_template
+from kerasalign.templates.chat_template import ChatTemplate
+
+SAMPLERS = ("greedy", "top_k", "top_p")
+
+
+def make_sampler(name="greedy", *, temperature=1.0, top_k=50, top_p=0.9, seed=None):
+    """Build a KerasHub sampler by name.
+
+    Args:
+        name: str. `"greedy"`, `"top_k"` or `"top_p"`. Defaults to `"greedy"`.
+        temperature: float. Softmax temperature of the sampling samplers.
+            Defaults to `1.0`.
+        top_k: int. `k` of top-k sampling. Defaults to `50`.
+        top_p: float. `p` of nucleus sampling. Defaults to `0.9`.
+        seed: int. Sampling seed. Defaults to `None`.
+    """
+    if name == "greedy":
+        return keras_hub.samplers.GreedySampler()
+    if temperature <= 0:
+        raise KerasAlignError(f"temperature must be positive. Received: {temperature!r}")
+    if name == "top_k":
+        if top_k < 1:
+            raise KerasAlignError(f"top_k must be >= 1. Received: {top_k!r}")
+        return keras_hub.samplers.TopKSampler(k=top_k, temperature=temperature, seed=seed)
+    if name == "top_p":
+        if not 0 < top_p <= 1:
+            raise KerasAlignError(f"top_p must be in (0, 1]. Received: {top_p!r}")
+        return keras_hub.samplers.TopPSampler(p=top_p, temperature=temperature, seed=seed)
+    raise KerasAlignError(f"sampler must be one of {list(SAMPLERS)}. Received: {name!r}")
+
+
+def stop_token_ids(model, template=None):
+    """End-of-sequence plus the template's end-of-turn marker, as token ids."""
+    tokenizer = model.preprocessor.tokenizer
+    ids = [tokenizer.end_token_id]
+    for text in getattr(template, "stop_strings", []) or []:
+        token_id = tokenizer.token_to_id(text)
+        if token_id is not None and token_id != tokenizer.token_to_id("<unk>"):
+            ids.append(int(token_id))
+    return tuple(dict.fromkeys(ids))
+
+
+def render_prompts(prompts, template=None):
+    """Apply a template to raw prompts (or return them as they are)."""
+    if template is None:
+        return list(prompts)
+    template = get_template(template)
+    return [template.render_prompt(prompt) for prompt in prompts]
+
+
+def generate(
+    model,
+    prompts,
+    *,
+    template=None,
+    max_new_tokens=64,
+    sampler="greedy",
+    batch_size=8,
+    **sampler_kwargs,
+):
+    """Generate a completion for each prompt.
+
+    Args:
+        model: `keras_hub.models.CausalLM` with a preprocessor.
+        prompts: list of str (or records / message lists with a template).
+        template: str or template. Applied to each prompt; `None` uses the
+            prompt as is (a pretrained model continues the text).
+            Defaults to `None`.
+        max_new_tokens: int. Tokens to generate after the longest prompt.
+            Defaults to `64`.
+        sampler: str. `"greedy"`, `"top_k"` or `"top_p"`. Defaults to
+            `"greedy"`.
+        batch_size: int. Prompts per `generate` call. Defaults to `8`.
+        **sampler_kwargs: `temperature`, `top_k`, `top_p`, `seed`.
+
+    Returns:
+        A list of completions (the prompt removed), one per prompt.
+    """
+    if model.preprocessor is None:
+        raise KerasAlignError("generate needs a model with a preprocessor (tokenizer).")
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise KerasAlignError(f"max_new_tokens must be a positive integer. Received: {max_new_tokens!r}")
+    resolved = get_template(template) if template is not None else None
+    texts = render_prompts(prompts, resolved)
+    if not texts:
+        return []
+    model.compile(sampler=make_sampler(sampler, **sampler_kwargs))
+    tokenizer = model.preprocessor.tokenizer
+    stops = stop_token_ids(model, resolved if isinstance(resolved, ChatTemplate) else None)
+    outputs = []
+    for start in range(0, len(texts), batch_size):
+        chunk = texts[start : start + batch_size]
+        longest = max(len(ids) for ids in tokenizer.tokenize(chunk)) + 1
+        completions = model.generate(
+            chunk,
+            max_length=longest + max_new_tokens,
+            stop_token_ids=stops,
+            strip_prompt=True,
+        )
+        if isinstance(completions, str):
+            completions = [completions]
+        outputs.extend(str(text) for text in completions)
+    return outputs

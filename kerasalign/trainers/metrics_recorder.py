@@ -1,0 +1,54 @@
+"""`MetricsRecorder`: keep per-step and per-epoch metrics, write them, plot them.
+
+Examples:
+
+>>> recorder = MetricsRecorder()
+>>> recorder.on_train_batch_end(0, {"loss": 2.0})
+>>> recorder.on_epoch_end(0, {"loss": 2.0, "val_loss": 2.5})
+>>> recorder.history()["epochs"][0]["val_loss"]
+2.5
+"""
+
+import json
+import math
+
+import keras
+
+
+def _plain(logs):
+    return {key: float(value) for key, value in (logs or {}).items()}
+
+
+class MetricsRecorder(keras.callbacks.Callback):
+    """A callback that records every training step and epoch.
+
+    The history it keeps is what `metrics.json` holds: `steps` (one dict per
+    training step, with its global `step` number) and `epochs` (one dict per
+    epoch with training and validation metrics).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.steps = []
+        self.epochs = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append({"step": len(self.steps) + 1, **_plain(logs)})
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append({"epoch": epoch + 1, **_plain(logs)})
+
+    def history(self):
+        """The recorded history as a JSON-ready dict."""
+        return {"steps": self.steps, "epochs": self.epochs}
+
+    def has_nan(self, key="loss"):
+        """Whether any recorded value of `key` is NaN or infinite."""
+        values = [row[key] for row in self.steps + self.epochs if key in row]
+        return any(not math.isfinite(value) for value in values)
+
+
+def write_json(path, data):
+    """Write `data` as indented JSON."""
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(data, file, indent=2, default=float)
