@@ -53,7 +53,14 @@ LABELS = ("safer", "better")
 PROMPT_FIELDS = ("prompt", "instruction", "question", "query")
 RESPONSE_FIELDS = ("response", "output", "answer", "completion")
 SFT_CARRIED = ("policy", "use_case", "source", "system", "template")
-PREFERENCE_CARRIED = ("policy", "use_case", "source", "system", "margin", "rejected_kind")
+PREFERENCE_CARRIED = (
+    "policy",
+    "use_case",
+    "source",
+    "system",
+    "margin",
+    "rejected_kind",
+)
 
 _HH_TURN = re.compile(r"(?:^|\n\n)(Human|Assistant):[ \t]?")
 
@@ -94,7 +101,7 @@ def detect_format(record):
         return "sft", "sharegpt"
     if "variables" in keys:
         return "sft", "variables"
-    if {"instruction", "input"} <= keys:
+    if "instruction" in keys and "input" in record:  # An empty input is Alpaca.
         return "sft", "alpaca"
     if keys & set(PROMPT_FIELDS + RESPONSE_FIELDS):
         return "sft", "prompt_response"

@@ -512,10 +512,11 @@ def _read_csv(path, delimiter):
 
 
 def _csv_record(row):
-    """Drop empty cells and decode JSON and number cells of known fields."""
+    """Read empty cells as missing; decode JSON and number cells of known fields."""
     record = {}
     for key, value in row.items():
         if value == "":
+            record[key] = None
             continue
         stripped = value.strip()
         if key in CSV_JSON_FIELDS and stripped[:1] in ("[", "{"):
