@@ -25,7 +25,11 @@ from kerasalign.data.quality.coverage import DEFAULT_MIN_PER_POLICY
 from kerasalign.data.readers import load_records
 from kerasalign.data.writers import write_jsonl
 
-KIND_NOUNS = {"sft": "SFT examples", "preferences": "preference pairs"}
+KIND_NOUNS = {
+    "sft": "SFT examples",
+    "preferences": "preference pairs",
+    "prompts": "prompts",
+}
 SPLIT_FILES = "{name}.jsonl"
 
 
@@ -42,9 +46,10 @@ def register(subparsers, common):
     source.add_argument("file", help="a .jsonl, .json, .csv, .tsv or .parquet file")
     source.add_argument(
         "--kind",
-        choices=["auto", "sft", "preferences"],
+        choices=["auto", "sft", "preferences", "prompts"],
         default="auto",
-        help="what the file holds (default: decided from the fields)",
+        help="what the file holds (default: decided from the fields); "
+        "prompts keeps only the prompts of any data",
     )
     source.add_argument(
         "--format",

@@ -26,6 +26,12 @@ Preference formats:
 - `pku_saferlhf`: PKU-SafeRLHF: `prompt`, `response_0`, `response_1`,
   `safer_response_id`, `better_response_id`; `label` chooses which id.
 
+Prompt format (evaluation and RL prompts, no response):
+
+- `prompt_only`: a `prompt` (or `instruction`, `question`, `query`; a string
+  or a message list) or chat `messages` / `conversations` ending with a user
+  turn.
+
 Every format carries `policy`, `use_case`, `source` and `system` (for SFT
 also `template`, for pairs `margin` and `rejected_kind`); a `metadata` object and any other field
 end up in `metadata`.
@@ -42,17 +48,25 @@ Examples:
 
 import re
 
-from kerasalign.data.schema import PreferenceExample, SFTExample, normalize_messages
+from kerasalign.data.prompt_example import PromptExample
+from kerasalign.data.schema import (
+    ROLE_ALIASES,
+    PreferenceExample,
+    SFTExample,
+    normalize_messages,
+)
 from kerasalign.errors import DataError
 
 SFT_FORMATS = ("prompt_response", "alpaca", "messages", "sharegpt", "variables")
 PREFERENCE_FORMATS = ("prompt_chosen_rejected", "hh_rlhf", "pku_saferlhf")
-RECORD_FORMATS = SFT_FORMATS + PREFERENCE_FORMATS
+PROMPT_FORMATS = ("prompt_only",)
+RECORD_FORMATS = SFT_FORMATS + PREFERENCE_FORMATS + PROMPT_FORMATS
 LABELS = ("safer", "better")
 
 PROMPT_FIELDS = ("prompt", "instruction", "question", "query")
 RESPONSE_FIELDS = ("response", "output", "answer", "completion")
 SFT_CARRIED = ("policy", "use_case", "source", "system", "template")
+PROMPT_CARRIED = ("policy", "use_case", "source", "system")
 PREFERENCE_CARRIED = (
     "policy",
     "use_case",
@@ -66,27 +80,39 @@ _HH_TURN = re.compile(r"(?:^|\n\n)(Human|Assistant):[ \t]?")
 
 
 def format_kind(format):
-    """`"sft"` or `"preferences"` for a record format name."""
-    return "sft" if format in SFT_FORMATS else "preferences"
+    """`"sft"`, `"preferences"` or `"prompts"` for a record format name."""
+    if format in SFT_FORMATS:
+        return "sft"
+    return "preferences" if format in PREFERENCE_FORMATS else "prompts"
 
 
-def detect_format(record):
+def detect_format(record, kind=None):
     """Guess the record format from the fields of one raw record.
+
+    A record with a user query and no response (`prompt` alone, or chat
+    messages ending with a user turn) is a prompt (`"prompt_only"`), unless
+    `kind` says the source holds SFT examples or preference pairs: then it is
+    read in that kind's format, so the missing response is reported.
 
     Args:
         record: dict. One raw record.
+        kind: str. `"sft"` or `"preferences"` when the source is known to
+            hold that kind. Defaults to `None`.
 
     Returns:
-        A `(kind, format)` tuple with `kind` in `("sft", "preferences")`, or
-        `None` when no known format matches.
+        A `(kind, format)` tuple with `kind` in `("sft", "preferences",
+        "prompts")`, or `None` when no known format matches.
 
     Examples:
 
     >>> detect_format({"chosen": "\\n\\nHuman: Hi\\n\\nAssistant: Hello",
     ...                "rejected": "\\n\\nHuman: Hi\\n\\nAssistant: Go away"})
     ('preferences', 'hh_rlhf')
-    >>> detect_format({"conversations": []})
+    >>> detect_format({"conversations": [{"from": "human", "value": "Hi"},
+    ...                                  {"from": "gpt", "value": "Hello"}]})
     ('sft', 'sharegpt')
+    >>> detect_format({"prompt": "Hi"}), detect_format({"prompt": "Hi"}, "sft")
+    (('prompts', 'prompt_only'), ('sft', 'prompt_response'))
     """
     keys = {key for key, value in record.items() if value is not None}
     if keys & {"response_0", "safer_response_id", "better_response_id"}:
@@ -95,17 +121,44 @@ def detect_format(record):
         if _looks_like_transcript(record):
             return "preferences", "hh_rlhf"
         return "preferences", "prompt_chosen_rejected"
-    if "messages" in keys:
-        return "sft", "messages"
-    if "conversations" in keys:
-        return "sft", "sharegpt"
+    has_response = bool(keys & set(RESPONSE_FIELDS))
+    if kind == "preferences" and not has_response:
+        if keys & set(PROMPT_FIELDS + ("messages",)):
+            return "preferences", "prompt_chosen_rejected"
+        return None
+    for chat_field, chat_format in (
+        ("messages", "messages"),
+        ("conversations", "sharegpt"),
+    ):
+        if chat_field in keys:
+            if (
+                kind != "sft"
+                and not has_response
+                and _ends_with_user(record[chat_field])
+            ):
+                return "prompts", "prompt_only"
+            return "sft", chat_format
     if "variables" in keys:
         return "sft", "variables"
     if "instruction" in keys and "input" in record:  # An empty input is Alpaca.
         return "sft", "alpaca"
-    if keys & set(PROMPT_FIELDS + RESPONSE_FIELDS):
+    if has_response:
         return "sft", "prompt_response"
+    if keys & set(PROMPT_FIELDS):
+        if kind == "sft":
+            return "sft", "prompt_response"
+        return "prompts", "prompt_only"
     return None
+
+
+def _ends_with_user(messages):
+    if not isinstance(messages, list) or not messages:
+        return False
+    last = messages[-1]
+    if not isinstance(last, dict):
+        return False
+    role = last.get("role", last.get("from"))
+    return isinstance(role, str) and ROLE_ALIASES.get(role.lower()) == "user"
 
 
 def _looks_like_transcript(record):
@@ -346,7 +399,8 @@ def _check_prompt_matches(prompt, prefix, where):
         )
 
 
-def _preference(context, chosen, rejected, kwargs, where):
+def _with_context(example_class, context, kwargs, where, **fields):
+    """Build an example from its context (prompt/system/messages) and fields."""
     if "system" in context and kwargs.get("system") is not None:
         if context["system"] != kwargs["system"]:
             raise DataError(
@@ -355,7 +409,45 @@ def _preference(context, chosen, rejected, kwargs, where):
                 **where,
             )
     kwargs.update(context)
-    return PreferenceExample(chosen=chosen, rejected=rejected, **kwargs)
+    return example_class(**fields, **kwargs)
+
+
+def _preference(context, chosen, rejected, kwargs, where):
+    return _with_context(
+        PreferenceExample, context, kwargs, where, chosen=chosen, rejected=rejected
+    )
+
+
+def _convert_prompt_only(record, where):
+    response_field = _first_field(record, RESPONSE_FIELDS + ("chosen", "rejected"))
+    if response_field is not None:
+        raise DataError(
+            "has a response, but the source holds prompts only (its first "
+            "record had none): load it as SFT or preference data, or as "
+            "kind='prompts' to keep only the prompts",
+            field=response_field,
+            **where,
+        )
+    chat_field = _first_field(record, ("messages", "conversations"))
+    prompt_field = _first_field(record, PROMPT_FIELDS)
+    if chat_field is not None:
+        consumed = {chat_field}
+        value, field = record[chat_field], chat_field
+    elif prompt_field is None:
+        raise DataError(
+            f"missing (expected one of {', '.join(PROMPT_FIELDS)} or messages)",
+            field="prompt",
+            **where,
+        )
+    else:
+        consumed = {prompt_field}
+        value, field = record[prompt_field], prompt_field
+    if isinstance(value, list) or chat_field is not None:
+        context = _context_fields(normalize_messages(value, field=field, **where))
+    else:
+        context = {"prompt": _text(record, field, where)}
+    kwargs = _rest(record, consumed, PROMPT_CARRIED, where)
+    return _with_context(PromptExample, context, kwargs, where)
 
 
 def parse_transcript(text, *, field="chosen", source=None, line=None):
@@ -469,4 +561,5 @@ _CONVERTERS = {
     "variables": _convert_variables,
     "prompt_chosen_rejected": _convert_prompt_chosen_rejected,
     "hh_rlhf": _convert_hh_rlhf,
+    "prompt_only": _convert_prompt_only,
 }

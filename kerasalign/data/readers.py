@@ -23,12 +23,13 @@ import dataclasses
 import logging
 
 from kerasalign.data import formats
+from kerasalign.data.prompt_example import PromptExample
 from kerasalign.data.sources import FILE_FORMATS, open_source
 from kerasalign.errors import DataError
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("sft", "preferences")
+KINDS = ("sft", "preferences", "prompts")
 ERROR_MODES = ("raise", "skip")
 
 # A report keeps the first errors only; `skipped` still counts all of them.
@@ -167,6 +168,46 @@ def load_preferences(
     )
 
 
+def load_prompts(source, format="auto", errors="raise", return_report=False, **kwargs):
+    """Load user prompts without responses (evaluation or RL prompts).
+
+    Prompt-only records (`prompt`, or chat `messages` ending with a user
+    turn) are read as they are; SFT examples and preference pairs in any
+    format are reduced to their prompts (the responses are dropped), so the
+    prompts of a training or test split can be used too.
+
+    Args:
+        source: str, `os.PathLike`, list of dict or `datasets.Dataset`. As
+            for `load_sft`.
+        format: str. `"auto"`, a record format or a file format. Defaults
+            to `"auto"`.
+        errors: str. `"raise"` or `"skip"`. Defaults to `"raise"`.
+        return_report: bool. Also return a `LoadReport`. Defaults to `False`.
+        **kwargs: `file_format`, and `label` for PKU-SafeRLHF.
+
+    Returns:
+        A list of `PromptExample`, or `(prompts, report)` if
+        `return_report`.
+
+    Examples:
+
+    >>> prompts = load_prompts([
+    ...     {"prompt": "How do I pick a lock?", "policy": "dangerous_content"},
+    ...     {"prompt": "How do I kill a Python process?", "response": "kill PID"},
+    ... ])
+    >>> [p.prompt for p in prompts], prompts[0].policy
+    (['How do I pick a lock?', 'How do I kill a Python process?'], 'dangerous_content')
+    """
+    return load_records(
+        source,
+        kind="prompts",
+        format=format,
+        errors=errors,
+        return_report=return_report,
+        **kwargs,
+    )
+
+
 def load_records(
     source,
     kind="auto",
@@ -180,8 +221,9 @@ def load_records(
 
     Args:
         source: str, `os.PathLike`, list of dict or `datasets.Dataset`.
-        kind: str. `"sft"`, `"preferences"` or `"auto"` (decided by the
-            format of the first good record). Defaults to `"auto"`.
+        kind: str. `"sft"`, `"preferences"`, `"prompts"` (see
+            `load_prompts`) or `"auto"` (decided by the format of the first
+            good record). Defaults to `"auto"`.
         format: str. `"auto"`, a record format or a file format.
             Defaults to `"auto"`.
         errors: str. `"raise"` or `"skip"`. Defaults to `"raise"`.
@@ -221,8 +263,9 @@ def load_records(
         file_format=raw_source.file_format,
         format=record_format,
     )
-    if record_format is not None:
+    if record_format is not None and kind == "auto":
         report.kind = formats.format_kind(record_format)
+    reduce_to_prompts = kind == "prompts"
     detect_each = record_format is None
     records = []
     seen_any = False
@@ -243,11 +286,14 @@ def load_records(
                 raise _undetected(raw, kind, name, line)
             used_format = report.format
             if detect_each:
-                used_format = _record_format(raw, report)
+                used_format = _record_format(raw, report, reduce_to_prompts)
             record = formats.convert(
                 raw, used_format, source=name, line=line, label=label
             )
             record.validate(source=name, line=line)
+            if reduce_to_prompts and not isinstance(record, PromptExample):
+                record = PromptExample.from_example(record, source=name, line=line)
+                record.validate(source=name, line=line)
         except DataError as error:
             if errors == "raise":
                 raise
@@ -286,62 +332,73 @@ def _resolve_format(format, file_format, kind):
     if format == "auto":
         return None, file_format
     format_kind = formats.format_kind(format)
-    if kind != "auto" and format_kind != kind:
-        raise DataError(_wrong_kind_message(format, format_kind))
+    if kind in ("sft", "preferences") and format_kind != kind:
+        raise DataError(_wrong_kind_message(format, format_kind, kind))
     return format, file_format
 
 
-def _wrong_kind_message(format, format_kind):
-    if format_kind == "preferences":
-        return (
-            f"format {format!r} holds preference pairs: use load_preferences "
-            f"(--kind preferences); SFT formats are {list(formats.SFT_FORMATS)}"
-        )
+_KIND_FORMATS = {
+    "sft": formats.SFT_FORMATS,
+    "preferences": formats.PREFERENCE_FORMATS,
+    "prompts": formats.PROMPT_FORMATS,
+}
+_KIND_WORDS = {
+    "sft": ("SFT examples", "load_sft"),
+    "preferences": ("preference pairs", "load_preferences"),
+    "prompts": ("prompts without responses", "load_prompts"),
+}
+
+
+def _wrong_kind_message(format, format_kind, kind):
+    holds, loader = _KIND_WORDS[format_kind]
     return (
-        f"format {format!r} holds SFT examples: use load_sft (--kind sft); "
-        f"preference formats are {list(formats.PREFERENCE_FORMATS)}"
+        f"format {format!r} holds {holds}: use {loader} (--kind {format_kind}); "
+        f"{_KIND_WORDS[kind][0]} formats are {list(_KIND_FORMATS[kind])}"
     )
 
 
 def _detect(raw, report, kind, name, line):
     """Set the report's kind and format from the first recognisable record."""
-    detected = formats.detect_format(raw)
+    detected = formats.detect_format(raw, _kind_hint(kind))
     if detected is None:
         return
     detected_kind, detected_format = detected
-    if kind != "auto" and detected_kind != kind:
+    if kind in ("sft", "preferences") and detected_kind != kind:
         # The whole file is of the other kind: not a record to skip.
+        message = _wrong_kind_message(detected_format, detected_kind, kind)
         raise DataError(
             f"the records look like format {detected_format!r}; "
-            + _wrong_kind_message(detected_format, detected_kind).split(": ", 1)[1],
+            + message.split(": ", 1)[1],
             source=name,
             line=line,
         )
-    report.kind = detected_kind
+    report.kind = kind if kind == "prompts" else detected_kind
     report.format = detected_format
     logger.info("%s: detected record format %r", name, detected_format)
 
 
-def _record_format(raw, report):
+def _kind_hint(kind):
+    return kind if kind in ("sft", "preferences") else None
+
+
+def _record_format(raw, report, reduce_to_prompts):
     """The format of one record of an auto-detected source.
 
     A source may mix layouts of the same kind, as the canonical JSONL that
     `write_jsonl` writes does (plain prompts, chat messages and template
     variables side by side). A record that looks like another format of the
-    same kind is read as that format; anything else is read as the source's
-    format, which then names what is missing.
+    same kind (of any kind when only the prompts are wanted) is read as that
+    format; anything else is read as the source's format, which then names
+    what is missing.
     """
-    detected = formats.detect_format(raw)
-    if detected is not None and detected[0] == report.kind:
+    detected = formats.detect_format(raw, _kind_hint(report.kind))
+    if detected is not None and (reduce_to_prompts or detected[0] == report.kind):
         return detected[1]
     return report.format
 
 
 def _undetected(raw, kind, name, line):
-    known = {
-        "sft": formats.SFT_FORMATS,
-        "preferences": formats.PREFERENCE_FORMATS,
-    }.get(kind, formats.RECORD_FORMATS)
+    known = _KIND_FORMATS.get(kind, formats.RECORD_FORMATS)
     return DataError(
         f"cannot tell the record format from the fields {sorted(map(str, raw))}; "
         f"pass format= one of {list(known)}",

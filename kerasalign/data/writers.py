@@ -21,23 +21,26 @@ import json
 import os
 import tempfile
 
+from kerasalign.data.prompt_example import PromptExample
 from kerasalign.data.schema import PreferenceExample, SFTExample
 from kerasalign.errors import DataError
 
+EXAMPLE_TYPES = (SFTExample, PreferenceExample, PromptExample)
+
 
 def to_dict(example):
-    """The canonical dict of an `SFTExample` or `PreferenceExample`.
+    """The canonical dict of an `SFTExample`, `PreferenceExample` or `PromptExample`.
 
     Args:
-        example: `SFTExample` or `PreferenceExample`.
+        example: `SFTExample`, `PreferenceExample` or `PromptExample`.
 
     Returns:
         A dict of the fields that are set, in declaration order; `metadata`
         only when it is not empty. JSON-ready if the values are.
     """
-    if not isinstance(example, (SFTExample, PreferenceExample)):
+    if not isinstance(example, EXAMPLE_TYPES):
         raise TypeError(
-            "expected an SFTExample or a PreferenceExample, got "
+            "expected an SFTExample, a PreferenceExample or a PromptExample, got "
             f"{type(example).__name__}"
         )
     result = {}
@@ -54,14 +57,14 @@ def from_dict(data, kind="auto", format="auto", label="safer"):
 
     Args:
         data: dict. A record, e.g. the output of `to_dict`.
-        kind: str. `"sft"`, `"preferences"` or `"auto"`. Defaults to
-            `"auto"`.
+        kind: str. `"sft"`, `"preferences"`, `"prompts"` or `"auto"`.
+            Defaults to `"auto"`.
         format: str. A record format or `"auto"`. Defaults to `"auto"`.
         label: str. `"safer"` or `"better"` for PKU-SafeRLHF records.
             Defaults to `"safer"`.
 
     Returns:
-        An `SFTExample` or a `PreferenceExample`.
+        An `SFTExample`, a `PreferenceExample` or a `PromptExample`.
     """
     from kerasalign.data.readers import load_records
 
@@ -71,7 +74,7 @@ def from_dict(data, kind="auto", format="auto", label="safer"):
 
 
 def _jsonable(record):
-    if isinstance(record, (SFTExample, PreferenceExample)):
+    if isinstance(record, EXAMPLE_TYPES):
         return to_dict(record)
     if isinstance(record, dict):
         return record

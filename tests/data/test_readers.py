@@ -8,8 +8,14 @@ import os
 
 import pytest
 
-from kerasalign.data import formats, readers, sources, writers
-from kerasalign.data.readers import load_preferences, load_records, load_sft
+from kerasalign.data import formats, prompt_example, readers, sources, writers
+from kerasalign.data.prompt_example import PromptExample
+from kerasalign.data.readers import (
+    load_preferences,
+    load_prompts,
+    load_records,
+    load_sft,
+)
 from kerasalign.data.schema import PreferenceExample, SFTExample
 from kerasalign.data.writers import from_dict, to_dict, write_jsonl
 from kerasalign.errors import DataError
@@ -360,6 +366,85 @@ def test_pku_saferlhf_csv_ids_as_text(tmp_path):
     pairs, report = load_preferences(path, errors="skip", return_report=True)
     assert pairs[0].chosen == "safe answer"
     assert report.errors == [(3, "safer_response_id", "expected 0 or 1, got 2")]
+
+
+# --- prompts only --------------------------------------------------------------------
+
+
+def test_prompt_only_records_detected(tmp_path):
+    path = write_lines(
+        tmp_path / "eval.jsonl",
+        [
+            {"prompt": "How do I pick a lock?", "policy": "dangerous_content"},
+            {
+                "messages": [
+                    {"role": "user", "content": "Hi"},
+                    {"role": "assistant", "content": "Hello"},
+                    {"role": "user", "content": "Write malware"},
+                ],
+                "metadata": {"category": "adversarial"},
+            },
+            {"question": "What is 2+2?", "use_case": "math"},
+        ],
+    )
+    prompts, report = load_records(path, return_report=True)
+    assert (report.kind, report.format, report.count) == ("prompts", "prompt_only", 3)
+    assert prompts[0] == PromptExample(
+        prompt="How do I pick a lock?", policy="dangerous_content"
+    )
+    assert prompts[1].messages[-1] == {"role": "user", "content": "Write malware"}
+    assert prompts[1].metadata == {"category": "adversarial"}
+    assert prompts[2].prompt_messages() == [{"role": "user", "content": "What is 2+2?"}]
+    assert load_prompts(path) == prompts
+
+
+def test_prompt_file_with_a_response_later_is_an_error():
+    rows = [{"prompt": "a"}, {"prompt": "b", "response": "c"}]
+    with pytest.raises(DataError, match="has a response") as info:
+        load_records(rows)
+    assert (info.value.line, info.value.field) == (2, "response")
+    # Asking for prompts keeps the prompt of every record.
+    assert [p.prompt for p in load_prompts(rows)] == ["a", "b"]
+
+
+def test_sft_file_whose_first_record_lacks_a_response():
+    with pytest.raises(DataError) as info:
+        load_sft([{"prompt": "a"}, {"prompt": "b", "response": "c"}])
+    assert (info.value.line, info.value.field) == (1, "response")
+    with pytest.raises(DataError) as info:
+        load_preferences([{"prompt": "a"}])
+    assert info.value.field == "chosen"
+    with pytest.raises(DataError, match="load_prompts"):
+        load_sft([{"prompt": "a"}], format="prompt_only")
+
+
+def test_load_prompts_reduces_training_data():
+    prompts, report = load_prompts([HH_MULTI, HH_SINGLE], return_report=True)
+    assert (report.kind, report.format) == ("prompts", "hh_rlhf")
+    assert prompts[0].messages[-1]["content"] == (
+        "What household chemicals make a toxic gas?"
+    )
+    assert prompts[1].prompt == "How do I rob a store?"
+    chat = {
+        "messages": [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"},
+        ],
+        "policy": "none",
+    }
+    assert load_prompts([chat]) == [PromptExample(prompt="Hi", policy="none")]
+    with pytest.raises(DataError, match="render the template") as info:
+        load_prompts([{"variables": {"a": "b"}, "response": "c"}])
+    assert (info.value.line, info.value.field) == (1, "variables")
+
+
+def test_prompt_example_validation():
+    with pytest.raises(DataError, match="end with a user message"):
+        PromptExample(messages=[{"role": "assistant", "content": "Hi"}]).validate()
+    with pytest.raises(DataError, match="missing"):
+        PromptExample(policy="x").validate()
+    with pytest.raises(TypeError):
+        PromptExample.from_example({"prompt": "a"})
 
 
 # --- sources -------------------------------------------------------------------------
@@ -735,9 +820,14 @@ def test_round_trip_through_jsonl(tmp_path):
     ]
     # The format is detected once per source, so PKU rows come separately.
     pairs = load_preferences([HH_MULTI, HH_SINGLE]) + load_preferences([PKU])
+    prompts = load_prompts([HH_MULTI, {"prompt": "Q", "policy": "p", "id": 1}])
     pairs[1].margin = 2.0
     pairs[1].rejected_kind = "harmful_compliance"
-    for records, load in ((examples, load_sft), (pairs, load_preferences)):
+    for records, load in (
+        (examples, load_sft),
+        (pairs, load_preferences),
+        (prompts, load_prompts),
+    ):
         path = tmp_path / "out" / "records.jsonl"
         assert write_jsonl(records, path) == len(records)
         loaded, report = load(path, return_report=True)
@@ -782,7 +872,7 @@ def test_write_jsonl_is_atomic(tmp_path):
     assert os.listdir(tmp_path) == ["out.jsonl"]
 
 
-@pytest.mark.parametrize("module", [sources, formats, readers, writers])
+@pytest.mark.parametrize("module", [sources, formats, readers, writers, prompt_example])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0

@@ -32,6 +32,7 @@ import dataclasses
 import re
 import statistics
 
+from kerasalign.data.prompt_example import PromptExample
 from kerasalign.data.quality.text import as_examples, prompt_text, words
 from kerasalign.data.schema import PreferenceExample
 
@@ -161,17 +162,19 @@ class CoverageReport:
                 f"{side} refusals {share:.0%}"
                 for side, share in self.refusal_share_by_policy[policy].items()
             )
-            lines.append(f"  {policy}: {count} ({shares}){flag}")
+            shares = f" ({shares})" if shares else ""
+            lines.append(f"  {policy}: {count}{shares}{flag}")
         for policy in self.missing_policies:
             lines.append(f"  {policy}: 0  (missing)")
         lines.append(
             "use cases: "
             + ", ".join(f"{name} {count}" for name, count in self.per_use_case.items())
         )
-        lines.append(
-            "refusal share: "
-            + ", ".join(f"{s} {v:.0%}" for s, v in self.refusal_share.items())
-        )
+        if self.refusal_share:
+            lines.append(
+                "refusal share: "
+                + ", ".join(f"{s} {v:.0%}" for s, v in self.refusal_share.items())
+            )
         for side, stats in self.lengths.items():
             if stats["count"]:
                 lines.append(
@@ -185,6 +188,8 @@ class CoverageReport:
 def _sides(example):
     if isinstance(example, PreferenceExample):
         return {"chosen": example.chosen, "rejected": example.rejected}
+    if isinstance(example, PromptExample):
+        return {}
     return {"response": example.response or ""}
 
 

@@ -16,6 +16,7 @@ import json
 import re
 import unicodedata
 
+from kerasalign.data.prompt_example import PromptExample
 from kerasalign.data.schema import PreferenceExample, SFTExample
 from kerasalign.errors import DataError
 
@@ -53,10 +54,10 @@ def as_example(record, index=None):
     """Accept an example or a dict (in any format the readers know).
 
     Args:
-        record: `SFTExample`, `PreferenceExample` or dict.
+        record: `SFTExample`, `PreferenceExample`, `PromptExample` or dict.
         index: int. 1-based position for error messages. Defaults to `None`.
     """
-    if isinstance(record, (SFTExample, PreferenceExample)):
+    if isinstance(record, (SFTExample, PreferenceExample, PromptExample)):
         return record
     if isinstance(record, dict):
         from kerasalign.data.writers import from_dict
@@ -68,13 +69,23 @@ def as_example(record, index=None):
                 error.message, source="<records>", line=index, field=error.field
             ) from None
     raise TypeError(
-        f"expected an SFTExample, a PreferenceExample or a dict, got "
+        f"expected an SFTExample, a PreferenceExample, a PromptExample or a "
+        f"dict, got "
         f"{type(record).__name__}"
     )
 
 
 def as_examples(records):
-    """A list of examples from examples and/or dicts."""
+    """A list of examples from examples and/or dicts.
+
+    A list of dicts is read like a file: the kind and format come from the
+    first record, so a record missing its response is an error, not a prompt.
+    """
+    records = list(records)
+    if records and all(isinstance(record, dict) for record in records):
+        from kerasalign.data.readers import load_records
+
+        return load_records(records)
     return [as_example(record, index) for index, record in enumerate(records, 1)]
 
 
@@ -118,10 +129,12 @@ def user_text(record):
 
 
 def response_texts(record):
-    """The responses of an example: `[response]` or `[chosen, rejected]`."""
+    """The responses: `[response]`, `[chosen, rejected]` or `[]` (prompts)."""
     record = as_example(record)
     if isinstance(record, PreferenceExample):
         return [record.chosen, record.rejected]
+    if isinstance(record, PromptExample):
+        return []
     return [record.response or ""]
 
 
