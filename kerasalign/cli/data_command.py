@@ -24,6 +24,7 @@ from kerasalign.data import quality
 from kerasalign.data.quality.coverage import DEFAULT_MIN_PER_POLICY
 from kerasalign.data.readers import load_records
 from kerasalign.data.writers import write_jsonl
+from kerasalign.errors import DataError
 
 KIND_NOUNS = {
     "sft": "SFT examples",
@@ -188,6 +189,24 @@ def _line(report, index):
     return report.lines[index] if index is not None else None
 
 
+def _write(records, path):
+    """Write JSONL atomically; output problems become one-line errors."""
+    if os.path.isdir(path):
+        raise DataError("is a directory; --output needs a file name", source=path)
+    with _output_errors(path):
+        return write_jsonl(records, path)
+
+
+@contextlib.contextmanager
+def _output_errors(path):
+    try:
+        yield
+    except OSError as error:
+        raise DataError(
+            f"cannot write: {error.strerror or error}", source=path
+        ) from None
+
+
 def _check(args):
     _, report = _load(args)
     result = {"file": args.file, "ok": report.skipped == 0, **report.to_dict()}
@@ -236,7 +255,7 @@ def _dedup(args):
             }
             for r in near.removed
         ]
-    write_jsonl(kept, args.output)
+    _write(kept, args.output)
     lines = [f"{args.file}: kept {len(kept)} of {len(records)}, wrote {args.output}"]
     for item in removed[:20]:
         similarity = (
@@ -266,11 +285,12 @@ def _split(args):
         records, fractions=args.fractions, seed=args.seed, stratify=stratify
     )
     files = {}
-    with _output_directory(args.output_dir) as directory:
+    with (
+        _output_directory(args.output_dir) as directory,
+        _output_errors(args.output_dir),
+    ):
         for name, examples in zip(result.names, splits, strict=True):
-            write_jsonl(
-                examples, os.path.join(directory, SPLIT_FILES.format(name=name))
-            )
+            _write(examples, os.path.join(directory, SPLIT_FILES.format(name=name)))
             files[name] = os.path.join(args.output_dir, SPLIT_FILES.format(name=name))
     _say(args, result.summary() + f"\nwrote {', '.join(files.values())}")
     return {"file": args.file, "files": files, **result.to_dict()}
@@ -282,6 +302,8 @@ def _output_directory(path):
     if os.path.isdir(path):
         yield path  # Each file is still written atomically.
         return
+    if os.path.exists(path):
+        raise DataError("exists and is not a directory", source=path)
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.")
@@ -305,7 +327,7 @@ def _coverage(args):
 
 def _convert(args):
     records, report = _load(args)
-    count = write_jsonl(records, args.output)
+    count = _write(records, args.output)
     _say(
         args,
         f"{args.file}: converted {count} {KIND_NOUNS.get(report.kind, 'records')} "

@@ -17,33 +17,14 @@ Examples:
 [(1, {'prompt': 'Hi', 'response': 'Hello!'})]
 """
 
-import csv
-import gzip
-import io
-import json
 import os
 
+from kerasalign.data import file_bytes
+from kerasalign.data.csv_files import read_csv
+from kerasalign.data.json_files import open_json, read_jsonl
 from kerasalign.errors import DataError
 
 FILE_FORMATS = ("jsonl", "json", "csv", "tsv", "parquet")
-
-# A guard against reading a whole corrupt file as one "line" into memory.
-# Records of several megabytes are fine; a single line longer than this is an
-# error that names the line.
-MAX_LINE_BYTES = 64 * 1024 * 1024
-
-# Fields that a CSV cell may hold as JSON text (lists of chat messages, objects).
-CSV_JSON_FIELDS = (
-    "messages",
-    "conversations",
-    "variables",
-    "metadata",
-    "prompt",
-    "chosen",
-    "rejected",
-    "response",
-)
-CSV_NUMBER_FIELDS = ("margin", "safer_response_id", "better_response_id")
 
 _EXTENSIONS = {
     ".jsonl": "jsonl",
@@ -54,17 +35,6 @@ _EXTENSIONS = {
     ".tsv": "tsv",
     ".parquet": "parquet",
     ".pq": "parquet",
-}
-
-# Signatures of binary files people pass by mistake.
-_BINARY_SIGNATURES = {
-    b"PAR1": "a Parquet file (pass format='parquet')",
-    b"PK\x03\x04": "a zip archive",
-    b"\x89PNG": "a PNG image",
-    b"%PDF": "a PDF document",
-    b"\x7fELF": "an executable",
-    b"SQLite format 3": "an SQLite database",
-    b"\x93NUMPY": "a NumPy array file",
 }
 
 
@@ -164,12 +134,13 @@ def _open_path(path, file_format):
     if file_format is None:
         file_format = _format_from_name(path) or _sniff_format(path)
     if file_format == "jsonl":
-        return RawSource(path, "jsonl", lambda: _read_jsonl(path))
+        return RawSource(path, "jsonl", lambda: read_jsonl(path))
     if file_format == "json":
-        return _open_json(path, fall_back_to_jsonl=not explicit)
+        read_format, records = open_json(path, fall_back_to_jsonl=not explicit)
+        return RawSource(path, read_format, records)
     if file_format in ("csv", "tsv"):
         delimiter = "\t" if file_format == "tsv" else ","
-        return RawSource(path, file_format, lambda: _read_csv(path, delimiter))
+        return RawSource(path, file_format, lambda: read_csv(path, delimiter))
     return RawSource(path, "parquet", lambda: _read_parquet(path))
 
 
@@ -180,16 +151,10 @@ def _format_from_name(path):
     return _EXTENSIONS.get(os.path.splitext(name)[1])
 
 
-def _open_binary(path):
-    if path.lower().endswith(".gz"):
-        return gzip.open(path, "rb")
-    return open(path, "rb")
-
-
 def _sniff_format(path):
-    with _open_binary(path) as file:
+    with file_bytes.open_binary(path) as file:
         head = file.read(4096)
-    _check_not_binary(head, path)
+    file_bytes.check_not_binary(head, path)
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if start == b"[":
         return "json"
@@ -200,343 +165,6 @@ def _sniff_format(path):
         f"{list(FILE_FORMATS)}",
         source=path,
     )
-
-
-def _check_not_binary(head, path):
-    for signature, what in _BINARY_SIGNATURES.items():
-        if head.startswith(signature):
-            raise DataError(f"this is {what}, not text records", source=path)
-    if head.startswith(b"\x1f\x8b"):
-        raise DataError(
-            "this is gzip-compressed; name it *.jsonl.gz (or .json.gz, .csv.gz)",
-            source=path,
-        )
-
-
-def _decode(raw, *, source, line, offset_in_file=None):
-    """Decode UTF-8 bytes or raise a DataError naming the line and byte."""
-    if b"\x00" in raw:
-        column = raw.index(b"\x00") + 1
-        return DataError(
-            f"not UTF-8 text: a NUL byte at byte {column} of the line "
-            "(is this a binary file?)",
-            source=source,
-            line=line,
-        )
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        where = f"byte {error.start + 1} of the line"
-        if offset_in_file is not None:
-            where += f", byte {offset_in_file + error.start + 1} of the file"
-        return DataError(
-            f"not UTF-8 text: invalid byte 0x{raw[error.start]:02x} at {where} "
-            "(is this a binary file, or another encoding? save it as UTF-8)",
-            source=source,
-            line=line,
-        )
-
-
-def _reject_constant(name):
-    raise ValueError(f"{name} is not a valid JSON number")
-
-
-def _unique_object(pairs):
-    record = {}
-    for key, value in pairs:
-        if key in record:
-            raise ValueError(f"duplicate key {key!r}")
-        record[key] = value
-    return record
-
-
-def parse_json(text):
-    """`json.loads` that rejects NaN/Infinity and duplicate keys.
-
-    Raises:
-        ValueError or RecursionError: the text is not acceptable JSON.
-    """
-    return json.loads(
-        text, parse_constant=_reject_constant, object_pairs_hook=_unique_object
-    )
-
-
-def _json_error_message(error, text):
-    if isinstance(error, RecursionError):
-        return "not valid JSON: nested too deeply"
-    if not isinstance(error, json.JSONDecodeError):
-        return f"not valid JSON: {error}"
-    message = f"not valid JSON: {_where(error)}"
-    truncated = error.msg.startswith("Unterminated") or (
-        error.pos >= len(text.rstrip()) and error.msg != "Extra data"
-    )
-    if truncated:
-        message += " (the line ends early: truncated?)"
-    return message
-
-
-def _where(error):
-    """`"Expecting ',' delimiter at column 7"` from a JSONDecodeError."""
-    separator = " " if error.msg.endswith(" at") else " at "
-    return f"{error.msg}{separator}column {error.colno}"
-
-
-def _read_jsonl(path):
-    with _open_binary(path) as file:
-        head = file.peek(4096)[:4096] if hasattr(file, "peek") else b""
-        _check_not_binary(head, path)
-        line = 0
-        offset = 0
-        while True:
-            raw = file.readline(MAX_LINE_BYTES + 1)
-            if not raw:
-                return
-            line += 1
-            line_offset = offset
-            offset += len(raw)
-            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                while True:  # Skip the rest of the line to resynchronise.
-                    rest = file.readline(MAX_LINE_BYTES)
-                    offset += len(rest)
-                    if not rest or rest.endswith(b"\n"):
-                        break
-                yield (
-                    line,
-                    DataError(
-                        f"line is longer than {MAX_LINE_BYTES} bytes "
-                        "(kerasalign.data.sources.MAX_LINE_BYTES)",
-                        source=path,
-                        line=line,
-                    ),
-                )
-                continue
-            if line == 1:
-                raw = raw.removeprefix(b"\xef\xbb\xbf")
-            text = _decode(raw, source=path, line=line, offset_in_file=line_offset)
-            if isinstance(text, DataError):
-                yield line, text
-                continue
-            if not text.strip():
-                continue
-            yield line, _parse_jsonl_line(text, path, line)
-
-
-def _parse_jsonl_line(text, path, line):
-    try:
-        record = parse_json(text)
-    except (ValueError, RecursionError) as error:
-        message = _json_error_message(error, text)
-        stripped = text.strip()
-        if stripped in ("[", "{") or (line == 1 and stripped.startswith("[")):
-            message += "; this looks like a JSON document: pass format='json'"
-        elif stripped[:1] not in ("{", "[", '"') and ("," in text or "\t" in text):
-            message += "; this looks like CSV: pass format='csv'"
-        return DataError(message, source=path, line=line)
-    if not isinstance(record, dict):
-        return DataError(
-            f"expected a JSON object per line, got {_json_type(record)}",
-            source=path,
-            line=line,
-        )
-    return record
-
-
-def _json_type(value):
-    names = {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
-    return names.get(type(value), "a number")
-
-
-def _read_text(path):
-    with _open_binary(path) as file:
-        raw = file.read()
-    _check_not_binary(raw[:4096], path)
-    raw = raw.removeprefix(b"\xef\xbb\xbf")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        raise DataError(
-            f"not UTF-8 text: invalid byte 0x{raw[error.start]:02x} at byte "
-            f"{error.start + 1} of the file (save it as UTF-8)",
-            source=path,
-            line=line,
-        ) from None
-
-
-def _open_json(path, *, fall_back_to_jsonl):
-    text = _read_text(path)
-    if not text.strip():
-        return RawSource(path, "json", lambda: iter(()))
-    try:
-        document = parse_json(text)
-    except json.JSONDecodeError as error:
-        if error.msg == "Extra data" and fall_back_to_jsonl:
-            # One JSON object per line in a file named *.json.
-            return RawSource(path, "jsonl", lambda: _read_jsonl(path))
-        raise DataError(
-            f"not valid JSON: {_where(error)}",
-            source=path,
-            line=error.lineno,
-        ) from None
-    except (ValueError, RecursionError) as error:
-        raise DataError(_json_error_message(error, text), source=path) from None
-    if isinstance(document, dict):
-        key = next((k for k in ("data", "examples") if k in document), None)
-        if key is None or not isinstance(document[key], list):
-            raise DataError(
-                "expected a list of records, or an object with a list under "
-                f"'data' or 'examples'; got an object with keys {sorted(document)}",
-                source=path,
-            )
-        records = document[key]
-    elif isinstance(document, list):
-        records = document
-    else:
-        raise DataError(
-            f"expected a list of records, got {_json_type(document)}", source=path
-        )
-    try:
-        lines = _element_lines(text, len(records))
-    except (ValueError, IndexError):  # Only line numbers are lost.
-        lines = None
-
-    def iterate():
-        for index, record in enumerate(records):
-            line = lines[index] if lines else index + 1
-            if not isinstance(record, dict):
-                yield (
-                    line,
-                    DataError(
-                        f"expected a JSON object, got {_json_type(record)}",
-                        source=path,
-                        line=line,
-                    ),
-                )
-            else:
-                yield line, record
-
-    return RawSource(path, "json", iterate)
-
-
-def _element_lines(text, count):
-    """Line numbers of the records of the (only) list in a JSON document.
-
-    The document already parsed, so this scanner only needs to find where
-    each element of the record list starts. Returns `None` if it cannot.
-    """
-    decoder = json.JSONDecoder()
-    position = _skip_space(text, 0)
-    if text.startswith("{", position):
-        position = _find_record_list(text, position, decoder)
-        if position is None:
-            return None
-    position = _skip_space(text, position + 1)  # After "[".
-    starts = []
-    while len(starts) < count:
-        starts.append(position)
-        _, position = decoder.raw_decode(text, position)
-        position = _skip_space(text, _skip_space(text, position) + 1)
-    lines = []
-    line, last = 1, 0
-    for start in starts:
-        line += text.count("\n", last, start)
-        last = start
-        lines.append(line)
-    return lines
-
-
-def _find_record_list(text, position, decoder):
-    position = _skip_space(text, position + 1)  # After "{".
-    while text[position] == '"':
-        key, position = decoder.raw_decode(text, position)
-        position = _skip_space(text, _skip_space(text, position) + 1)  # ":"
-        if key in ("data", "examples") and text[position] == "[":
-            return position
-        _, position = decoder.raw_decode(text, position)
-        position = _skip_space(text, _skip_space(text, position) + 1)  # ","
-    return None
-
-
-def _skip_space(text, position):
-    while position < len(text) and text[position] in " \t\r\n":
-        position += 1
-    return position
-
-
-def _read_csv(path, delimiter):
-    text = _read_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    previous_limit = csv.field_size_limit()
-    csv.field_size_limit(MAX_LINE_BYTES)
-    try:
-        header = None
-        header_line = 0
-        while header is None:
-            header_line = reader.line_num + 1
-            row = next(reader, None)
-            if row is None:
-                return
-            if any(cell.strip() for cell in row):
-                header = [cell.strip() for cell in row]
-        if "" in header:
-            raise DataError(
-                f"the header has an empty column name (column {header.index('') + 1})",
-                source=path,
-                line=header_line,
-            )
-        while True:
-            line = reader.line_num + 1
-            try:
-                row = next(reader, None)
-            except csv.Error as error:
-                yield line, DataError(f"not valid CSV: {error}", source=path, line=line)
-                continue
-            if row is None:
-                return
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) > len(header):
-                yield (
-                    line,
-                    DataError(
-                        f"{len(row)} columns but the header has {len(header)} "
-                        "(a field with a comma needs double quotes)",
-                        source=path,
-                        line=line,
-                    ),
-                )
-                continue
-            yield line, _csv_record(dict(zip(header, row, strict=False)))
-    finally:
-        csv.field_size_limit(previous_limit)
-
-
-def _csv_record(row):
-    """Read empty cells as missing; decode JSON and number cells of known fields."""
-    record = {}
-    for key, value in row.items():
-        if value == "":
-            record[key] = None
-            continue
-        stripped = value.strip()
-        if key in CSV_JSON_FIELDS and stripped[:1] in ("[", "{"):
-            try:
-                value = parse_json(stripped)
-            except (ValueError, RecursionError):
-                pass  # Leave it as text; the format reports the wrong type.
-        elif key in CSV_NUMBER_FIELDS:
-            value = _number(stripped, value)
-        record[key] = value
-    return record
-
-
-def _number(text, default):
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            continue
-    return default
 
 
 def _read_parquet(path):

@@ -234,6 +234,21 @@ def test_convert_csv_with_explicit_format(tmp_path, capsys):
     assert json.loads(output.read_text()) == {"prompt": "Say hi", "response": "Hi"}
 
 
+def test_bad_output_paths_exit_2(tmp_path, capsys):
+    path = write_lines(tmp_path / "sft.jsonl", SFT)
+    (tmp_path / "a_file").write_text("x")
+    commands = [
+        ["convert", path, "--output", str(tmp_path)],
+        ["dedup", path, "--output", str(tmp_path / "a_file" / "out.jsonl")],
+        ["split", path, "--output-dir", str(tmp_path / "a_file")],
+    ]
+    for command in commands:
+        assert main(["data", *command]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1
+        assert "Traceback" not in err
+
+
 def test_failed_convert_leaves_no_output(tmp_path, capsys):
     path = write_lines(tmp_path / "sft.jsonl", SFT, extra="not json\n")
     output = tmp_path / "out.jsonl"

@@ -8,7 +8,19 @@ import os
 
 import pytest
 
-from kerasalign.data import formats, prompt_example, readers, sources, writers
+from kerasalign.data import (
+    csv_files,
+    file_bytes,
+    formats,
+    json_files,
+    preference_formats,
+    prompt_example,
+    readers,
+    record_fields,
+    sft_formats,
+    sources,
+    writers,
+)
 from kerasalign.data.prompt_example import PromptExample
 from kerasalign.data.readers import (
     load_preferences,
@@ -710,7 +722,7 @@ def test_line_of_several_megabytes_loads(tmp_path):
 
 
 def test_line_longer_than_the_limit_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(file_bytes, "MAX_LINE_BYTES", 1000)
     path = write_lines(
         tmp_path / "long.jsonl",
         [
@@ -872,7 +884,22 @@ def test_write_jsonl_is_atomic(tmp_path):
     assert os.listdir(tmp_path) == ["out.jsonl"]
 
 
-@pytest.mark.parametrize("module", [sources, formats, readers, writers, prompt_example])
+@pytest.mark.parametrize(
+    "module",
+    [
+        sources,
+        file_bytes,
+        json_files,
+        csv_files,
+        formats,
+        record_fields,
+        sft_formats,
+        preference_formats,
+        readers,
+        writers,
+        prompt_example,
+    ],
+)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
