@@ -5,8 +5,9 @@ record in its file (or its 1-based index in a list or dataset) and `record` is
 a `dict`, or a `DataError` when that one record cannot be parsed (a truncated
 JSON line, bytes that are not UTF-8). Problems with the whole source (a missing
 file, an unknown file format, a JSON file that does not parse) raise
-`DataError` at once. Turning a raw dict into an example is the job of
-`kerasalign.data.formats`.
+`DataError` at once. The parsing lives in `json_files` and `csv_files`, the
+byte-level checks (compression, binary files, UTF-8) in `file_bytes`; turning
+a raw dict into an example is the job of `kerasalign.data.formats`.
 
 Examples:
 
