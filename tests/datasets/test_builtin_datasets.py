@@ -1,0 +1,91 @@
+"""The built-in datasets: sizes, policy coverage, labels and zero contamination."""
+
+import collections
+import json
+
+import pytest
+
+from kerasalign import datasets
+from kerasalign.cli.main import main
+from kerasalign.data import PreferenceExample, SFTExample
+from kerasalign.data.quality import coverage_report, deduplicate, filter_contamination, is_refusal
+from kerasalign.data.prompt_example import PromptExample
+
+MINIMUM_SIZES = {
+    "safety_sft": 400,
+    "instructions": 300,
+    "safety_preferences": 400,
+    "eval_harmful": 100,
+    "eval_benign": 100,
+}
+TRAINING_SETS = ["safety_sft", "instructions", "safety_preferences"]
+
+
+@pytest.mark.parametrize("name", sorted(MINIMUM_SIZES))
+def test_dataset_loads_with_metadata(name):
+    records = datasets.load(name)
+    assert len(records) >= MINIMUM_SIZES[name]
+    expected_type = {"safety_preferences": PreferenceExample}.get(
+        name, PromptExample if name.startswith("eval") else SFTExample
+    )
+    assert all(isinstance(record, expected_type) for record in records)
+    assert all(record.policy and record.use_case for record in records)
+
+
+@pytest.mark.parametrize("name", ["safety_sft", "safety_preferences"])
+def test_every_policy_is_covered(name):
+    report = coverage_report(datasets.load(name), required_policies=datasets.POLICIES, min_per_policy=10)
+    assert report.missing_policies == []
+    assert not {policy: count for policy, count in report.under_represented.items() if policy in datasets.POLICIES}
+
+
+@pytest.mark.parametrize("name, minimum", [("eval_harmful", 10), ("eval_benign", 5)])
+def test_eval_sets_cover_every_policy(name, minimum):
+    policies = collections.Counter(prompt.policy for prompt in datasets.load(name))
+    assert all(policies[policy] >= minimum for policy in datasets.POLICIES), policies
+
+
+@pytest.mark.parametrize("eval_name", ["eval_harmful", "eval_benign"])
+@pytest.mark.parametrize("train_name", TRAINING_SETS)
+def test_zero_contamination_between_training_and_eval_sets(train_name, eval_name):
+    eval_prompts = [prompt.prompt for prompt in datasets.load(eval_name)]
+    train = datasets.load(train_name)
+    kept, result = filter_contamination(train, eval_prompts)
+    assert len(kept) == len(train), result.summary()
+
+
+@pytest.mark.parametrize("name", TRAINING_SETS)
+def test_no_exact_duplicates(name):
+    records = datasets.load(name)
+    kept, result = deduplicate(records)
+    assert len(kept) == len(records), result.summary()
+
+
+def test_safety_sft_labels_agree_with_the_refusal_detector():
+    for example in datasets.load("safety_sft"):
+        expected = example.metadata["response_type"] == "refusal"
+        assert is_refusal(example.response) == expected, example.prompt
+
+
+def test_preference_labels_agree_with_the_refusal_detector():
+    for pair in datasets.load("safety_preferences"):
+        if pair.rejected_kind == "harmful_compliance":
+            assert is_refusal(pair.chosen) and not is_refusal(pair.rejected), pair.prompt
+        elif pair.rejected_kind == "over_refusal":
+            assert not is_refusal(pair.chosen) and is_refusal(pair.rejected), pair.prompt
+
+
+@pytest.mark.parametrize("name", TRAINING_SETS)
+def test_data_check_and_coverage_commands_pass(name, capsys):
+    path = str(datasets.path(name))
+    kind = "preferences" if name == "safety_preferences" else "sft"
+    assert main(["data", "check", path, "--kind", kind, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["skipped"] == 0 if "skipped" in result else True
+    assert main(["data", "coverage", path, "--json"]) == 0
+
+
+def test_data_card_exists():
+    card = (datasets.DATA_DIR / "DATA_CARD.md").read_text()
+    for heading in ("Intended use", "Licence", "How it was written"):
+        assert heading in card
