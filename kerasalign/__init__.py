@@ -1,5 +1,9 @@
 """kerasalign: align Gemma-style language models with Keras 3 and KerasHub.
 
+The public API is re-exported here and loaded on first use, so that commands
+that need no model (`kerasalign data check`, `--help`) start without importing
+Keras and its backend.
+
 Examples:
 
 >>> import kerasalign
@@ -8,7 +12,8 @@ Examples:
 ['article']
 """
 
-from kerasalign import data, datasets, models, templates, trainers
+import importlib
+
 from kerasalign.errors import (
     AdapterError,
     DataError,
@@ -16,37 +21,46 @@ from kerasalign.errors import (
     PresetError,
     TemplateError,
 )
-from kerasalign.models import (
-    enable_lora,
-    load_adapter,
-    load_causal_lm,
-    merge_adapter,
-    parameter_counts,
-    save_adapter,
-)
-from kerasalign.templates import ChatTemplate, PromptTemplate
-from kerasalign.trainers import SFTTrainer
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AdapterError",
-    "ChatTemplate",
-    "DataError",
-    "KerasAlignError",
-    "PresetError",
-    "PromptTemplate",
-    "SFTTrainer",
-    "TemplateError",
-    "data",
-    "datasets",
-    "enable_lora",
-    "load_adapter",
-    "load_causal_lm",
-    "merge_adapter",
-    "models",
-    "parameter_counts",
-    "save_adapter",
-    "templates",
-    "trainers",
-]
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "ChatTemplate": "kerasalign.templates",
+    "PromptTemplate": "kerasalign.templates",
+    "SFTTrainer": "kerasalign.trainers",
+    "enable_lora": "kerasalign.models",
+    "load_adapter": "kerasalign.models",
+    "load_causal_lm": "kerasalign.models",
+    "merge_adapter": "kerasalign.models",
+    "parameter_counts": "kerasalign.models",
+    "save_adapter": "kerasalign.models",
+}
+_SUBMODULES = ("data", "datasets", "eval", "debug", "models", "templates", "trainers")
+
+__all__ = sorted(
+    [
+        "AdapterError",
+        "DataError",
+        "KerasAlignError",
+        "PresetError",
+        "TemplateError",
+        *_EXPORTS,
+        *_SUBMODULES,
+    ]
+)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"kerasalign.{name}")
+    else:
+        raise AttributeError(f"module 'kerasalign' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -19,6 +19,9 @@ import json
 import os
 import sys
 
+# Commands that need no deep-learning backend start faster without it.
+COMMANDS_WITHOUT_BACKEND = {"data"}
+
 # Subcommand modules, in the order `--help` lists them.
 COMMAND_MODULES = [
     "info",
@@ -96,6 +99,10 @@ def main(argv=None):
     from kerasalign.errors import KerasAlignError
 
     try:
+        if args.command not in COMMANDS_WITHOUT_BACKEND:
+            from kerasalign.cli.quiet import preload_backend
+
+            preload_backend()
         result = args.handler(args)
     except KerasAlignError as error:
         message = " ".join(str(error).split("\n"))

@@ -16,11 +16,13 @@ def add_model_arguments(parser, *, preset_required=True, default_preset=None):
 
 def load_model_from_args(args, **kwargs):
     """Load `args.preset` (and `args.adapter`) as a CausalLM."""
+    from kerasalign.cli.quiet import silence_native_stderr
     from kerasalign.models import load_adapter, load_causal_lm
 
-    model = load_causal_lm(
-        args.preset, sequence_length=args.sequence_length, dtype=args.dtype, **kwargs
-    )
+    with silence_native_stderr():
+        model = load_causal_lm(
+            args.preset, sequence_length=args.sequence_length, dtype=args.dtype, **kwargs
+        )
     if getattr(args, "adapter", None):
         load_adapter(model, args.adapter)
     return model

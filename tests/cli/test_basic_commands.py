@@ -105,3 +105,17 @@ def test_unknown_preset_exits_2(run_cli):
 def test_bad_numbers_exit_2(run_cli, sft_file, tmp_path):
     code, out, err, _ = run_cli("sft", "--preset", "tiny_gemma", "--data", sft_file, "--epochs", "0", "--output", tmp_path / "o")
     assert code == 2 and "--epochs" in err
+
+
+def test_fresh_process_prints_one_clean_error_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"prompt": "Hi", "response": "Hello"}\n{"prompt": "Hi"\n')
+    completed = subprocess.run(
+        [sys.executable, "-m", "kerasalign.cli.main", "sft", "--preset", "tiny_gemma",
+         "--data", str(path), "--output", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 2
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1, completed.stderr
+    assert lines[0].startswith(f"kerasalign sft: error: {path}, line 2")
