@@ -1,12 +1,7 @@
-"""Test setup: the Keras backend comes from KERAS_BACKEND (jax by default)."""
+"""Shared fixtures (the backend is chosen in the repository's conftest.py)."""
 
-import os
-
-os.environ.setdefault("KERAS_BACKEND", "jax")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import keras  # noqa: E402
-import pytest  # noqa: E402
+import keras
+import pytest
 
 SFT_EXAMPLES = [
     {"prompt": "What is the capital of France?", "response": "The capital of France is Paris."},

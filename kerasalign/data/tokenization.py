@@ -12,7 +12,7 @@ Examples:
 >>> tokenizer = kerasalign.load_causal_lm("tiny_gemma").preprocessor.tokenizer
 >>> from kerasalign.templates import Segment
 >>> ids, targets = tokenize_segments(tokenizer, [Segment("Hi ", False), Segment("there", True)])
->>> ids[0] == tokenizer.start_token_id, targets[0], targets[-1]
+>>> bool(ids[0] == tokenizer.start_token_id), bool(targets[0]), bool(targets[-1])
 (True, False, True)
 """
 

@@ -12,7 +12,7 @@ Examples:
 ...     "points of an article. Article: {{article}}\\nSummary:")
 >>> template.placeholders
 ['article']
->>> template.format(article="Water boils at 100 C.")[-36:]
+>>> template.format(article="Water boils at 100 C.")[-39:]
 'Article: Water boils at 100 C.\\nSummary:'
 >>> few_shot = PromptTemplate("Q: {{question}}\\nA:", examples=[
 ...     {"question": "2+2?", "response": " 4"}])
