@@ -14,6 +14,8 @@ row blocks into a buffer of the variable's dtype, so the conversion never
 holds a float32 copy of the whole model next to the variables.
 """
 
+import functools
+
 import keras
 import numpy as np
 
@@ -159,12 +161,11 @@ def _check_shape(gguf_file, name, shape, variable):
         )
 
 
-def _assign(variable, array):
-    # Convert first and drop the numpy array before assigning: the TensorFlow
-    # and PyTorch backends copy during conversion, and the embedding alone is
-    # 671 MB in float32.
-    tensor = keras.ops.convert_to_tensor(array, dtype=variable.dtype)
-    del array
+def _assign(variable, build_array):
+    # The numpy array is built here and referenced only while it is converted,
+    # so it is freed before `assign` makes its own copy (TensorFlow and
+    # PyTorch copy in both steps; the embedding alone is 671 MB in float32).
+    tensor = keras.ops.convert_to_tensor(build_array(), dtype=variable.dtype)
     variable.assign(tensor)
 
 
@@ -186,7 +187,7 @@ def load_gemma3_gguf_weights(backbone, gguf_file):
     """
     check_gemma3_tensor_names(gguf_file, backbone.num_layers)
     embedding = backbone.token_embedding.embeddings
-    _assign(embedding, _embedding_array(gguf_file, embedding))
+    _assign(embedding, functools.partial(_embedding_array, gguf_file, embedding))
     mapping = [
         (
             "output_norm.weight",
@@ -198,14 +199,21 @@ def load_gemma3_gguf_weights(backbone, gguf_file):
         block = backbone.get_layer(f"decoder_block_{index}")
         mapping += _block_tensors(index, block)
     for name, variable, transform in mapping:
-        try:
-            array = transform(gguf_file.tensor(name), tuple(variable.shape))
-        except ValueError as error:
-            raise PresetError(
-                f"{gguf_file.path}: tensor {name!r} of shape "
-                f"{gguf_file.tensor_shape(name)} does not fit the Keras variable "
-                f"{variable.path} of shape {tuple(variable.shape)} ({error})"
-            ) from error
-        _check_shape(gguf_file, name, array.shape, variable)
-        _assign(variable, array.astype(_numpy_dtype(variable), copy=False))
-        del array
+        _assign(
+            variable,
+            functools.partial(_converted, gguf_file, name, variable, transform),
+        )
+
+
+def _converted(gguf_file, name, variable, transform):
+    """Tensor `name`, dequantized, in `variable`'s layout and dtype."""
+    try:
+        array = transform(gguf_file.tensor(name), tuple(variable.shape))
+    except ValueError as error:
+        raise PresetError(
+            f"{gguf_file.path}: tensor {name!r} of shape "
+            f"{gguf_file.tensor_shape(name)} does not fit the Keras variable "
+            f"{variable.path} of shape {tuple(variable.shape)} ({error})"
+        ) from error
+    _check_shape(gguf_file, name, array.shape, variable)
+    return array.astype(_numpy_dtype(variable), copy=False)
