@@ -61,6 +61,13 @@ def cache_dir(tmp_path):
     return str(tmp_path / "cache")
 
 
+@pytest.fixture(scope="module")
+def imported(gguf_path, tmp_path_factory):
+    """The tiny GGUF imported once, for the tests that only read it."""
+    cache_dir = str(tmp_path_factory.mktemp("shared-cache"))
+    return load_gguf_causal_lm(gguf_path, cache_dir=cache_dir)
+
+
 def token_batch(vocabulary_size, sequence_length=12):
     rng = np.random.default_rng(0)
     token_ids = rng.integers(4, vocabulary_size, size=(2, sequence_length))
@@ -74,8 +81,7 @@ def logits(causal_lm, batch):
     return keras.ops.convert_to_numpy(causal_lm(batch)).astype("float32")
 
 
-def test_imported_model_gives_the_same_logits(original, gguf_path, cache_dir):
-    imported = load_gguf_causal_lm(gguf_path, cache_dir=cache_dir)
+def test_imported_model_gives_the_same_logits(original, imported):
     assert isinstance(imported, keras_hub.models.Gemma3CausalLM)
     # 12 tokens > sliding window 4: local and global layers both matter.
     batch = token_batch(original.backbone.vocabulary_size)
@@ -103,8 +109,7 @@ def test_config_comes_from_metadata(original, gguf_path):
     assert config["vision_encoder"] is None
 
 
-def test_norm_scales_lose_the_llama_cpp_plus_one(original, gguf_path, cache_dir):
-    imported = load_gguf_causal_lm(gguf_path, cache_dir=cache_dir)
+def test_norm_scales_lose_the_llama_cpp_plus_one(original, imported):
     for index in range(original.backbone.num_layers):
         expected = original.backbone.get_layer(f"decoder_block_{index}")
         actual = imported.backbone.get_layer(f"decoder_block_{index}")
@@ -121,8 +126,7 @@ def test_norm_scales_lose_the_llama_cpp_plus_one(original, gguf_path, cache_dir)
         )
 
 
-def test_imported_tokenizer_tokenizes_like_the_original(original, gguf_path, cache_dir):
-    imported = load_gguf_causal_lm(gguf_path, cache_dir=cache_dir)
+def test_imported_tokenizer_tokenizes_like_the_original(original, imported):
     tokenizer = imported.preprocessor.tokenizer
     reference = original.preprocessor.tokenizer
     assert isinstance(tokenizer, keras_hub.models.Gemma3Tokenizer)
@@ -182,8 +186,7 @@ def test_preprocessor_and_generation(gguf_path, cache_dir):
     assert output.startswith("The quick brown")
 
 
-def test_default_sequence_length_is_512(gguf_path, cache_dir):
-    imported = load_gguf_causal_lm(gguf_path, cache_dir=cache_dir)
+def test_default_sequence_length_is_512(imported):
     assert imported.preprocessor.sequence_length == 512
 
 
