@@ -58,6 +58,22 @@ def test_incomplete_entry_is_replaced(tmp_path):
     assert (entry_dir / "config.json").read_text() == "{}"
 
 
+def test_entry_completed_by_another_process_is_kept(tmp_path):
+    entry_dir = str(tmp_path / "entry")
+    assert model_cache.write_entry(entry_dir, save_two_files, METADATA)
+
+    def slower_writer(directory):
+        save_two_files(directory)
+        with open(os.path.join(directory, "config.json"), "w") as handle:
+            handle.write("{ }")
+
+    # The entry appeared while this writer was saving: its rename fails and
+    # the complete entry stays as it was.
+    assert not model_cache.write_entry(entry_dir, slower_writer, METADATA)
+    assert (tmp_path / "entry" / "config.json").read_text() == "{}"
+    assert sorted(os.listdir(tmp_path)) == ["entry"]
+
+
 def test_changed_file_size_makes_the_entry_incomplete(tmp_path):
     entry_dir = str(tmp_path / "entry")
     model_cache.write_entry(entry_dir, save_two_files, METADATA)
