@@ -15,58 +15,19 @@ Examples:
 ['adapter', 'loss.png', 'metrics.json']
 """
 
-import math
-import random
-import time
-
 import keras
 
 from kerasalign.data.sft_preprocessor import SFTPreprocessor
-from kerasalign.errors import KerasAlignError
 from kerasalign.models import lora
-from kerasalign.trainers.metrics_recorder import MetricsRecorder, write_json
-from kerasalign.trainers.output_dir import staged_output_dir
-from kerasalign.trainers.plots import plot_training_curves
 from kerasalign.trainers.sft_trainer import SFTTrainer
-
-
-def split_validation(examples, fraction, seed=0):
-    """Split off a deterministic, shuffled validation fraction."""
-    if not 0 < fraction < 1:
-        raise KerasAlignError(f"validation_split must be in (0, 1). Received: {fraction!r}")
-    order = list(range(len(examples)))
-    random.Random(seed).shuffle(order)
-    count = max(1, round(len(examples) * fraction))
-    if count >= len(examples):
-        raise KerasAlignError(
-            f"validation_split={fraction} leaves no training examples out of {len(examples)}."
-        )
-    validation = [examples[i] for i in sorted(order[:count])]
-    train = [examples[i] for i in sorted(order[count:])]
-    return train, validation
-
-
-class NaNGuard(keras.callbacks.Callback):
-    """Stop training at the first non-finite loss (nothing will be saved)."""
-
-    def __init__(self):
-        super().__init__()
-        self.diverged_at = None
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.diverged_at = batch
-            self.model.stop_training = True
-
-
-def save_model_weights(model, directory):
-    """Save the adapter when LoRA is on, else the full model as a preset."""
-    if lora.lora_state(model) is not None:
-        lora.save_adapter(model, directory / "adapter")
-        return "adapter"
-    model.save_to_preset(str(directory / "model"))
-    return "model"
+from kerasalign.trainers.training_run import (  # noqa: F401 (re-exported)
+    NaNGuard,
+    fit_with_guards,
+    save_model_weights,
+    split_validation,
+    train_and_validation,
+    write_run_outputs,
+)
 
 
 def run_sft(
@@ -112,13 +73,9 @@ def run_sft(
         A summary dict: final metrics, timing, preprocessing report, files.
     """
     keras.utils.set_random_seed(seed)
-    examples = list(examples)
-    if eval_examples is None and validation_split:
-        examples, eval_examples = split_validation(examples, validation_split, seed)
-    if early_stopping_patience and not eval_examples:
-        raise KerasAlignError(
-            "early stopping watches the validation loss: give eval data or a validation split."
-        )
+    examples, eval_examples = train_and_validation(
+        examples, eval_examples, validation_split, early_stopping_patience, seed
+    )
     length = sequence_length or model.preprocessor.sequence_length
     preprocessor = SFTPreprocessor(model.preprocessor.tokenizer, template, length)
     x, y, sample_weight = preprocessor.batch(examples)
@@ -126,38 +83,20 @@ def run_sft(
     validation_data = None
     if eval_examples:
         validation_data = preprocessor.batch(eval_examples)
-    recorder = MetricsRecorder()
-    nan_guard = NaNGuard()
-    all_callbacks = [recorder, nan_guard] + list(callbacks or [])
-    if early_stopping_patience:
-        all_callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss",
-                patience=early_stopping_patience,
-                restore_best_weights=True,
-            )
-        )
     trainer = SFTTrainer(model)
     trainer.compile(learning_rate=learning_rate)
-    start = time.perf_counter()
-    trainer.fit(
+    history, seconds = fit_with_guards(
+        trainer,
         x,
         y,
         sample_weight=sample_weight,
-        batch_size=batch_size,
-        epochs=epochs,
         validation_data=validation_data,
-        callbacks=all_callbacks,
-        shuffle=True,
+        epochs=epochs,
+        batch_size=batch_size,
+        early_stopping_patience=early_stopping_patience,
+        callbacks=callbacks,
         verbose=verbose,
     )
-    seconds = time.perf_counter() - start
-    if nan_guard.diverged_at is not None or recorder.has_nan():
-        raise KerasAlignError(
-            "Training diverged (the loss became NaN or infinite); nothing was "
-            "saved. Lower the learning rate or check the data."
-        )
-    history = recorder.history()
     tokens = int(x["padding_mask"].sum()) * len(history["epochs"])
     summary = {
         "examples": train_report.kept,
@@ -182,10 +121,11 @@ def run_sft(
         "files": [],
     }
     if output_dir is not None:
-        with staged_output_dir(output_dir) as staging:
-            weights = save_model_weights(model, staging)
-            plot_training_curves(history, staging / "loss.png", title="SFT")
-            summary["files"] = sorted([weights, "metrics.json", "loss.png"])
-            write_json(staging / "metrics.json", {"summary": summary, "history": history})
-        summary["output_dir"] = str(output_dir)
+        write_run_outputs(
+            output_dir,
+            lambda staging: [save_model_weights(model, staging)],
+            history,
+            summary,
+            {"loss.png": ("SFT", None)},
+        )
     return summary

@@ -1,0 +1,193 @@
+"""Log-probabilities of response tokens under a Gemma CausalLM.
+
+The preference losses need, for each sequence, the log-probability of its
+response tokens: summed over them (DPO, IPO's reference, ...) or averaged
+(SimPO, ORPO). The masking rules are those of SFT: a token counts when it is
+a response token (the response text and the end-of-turn marker or the
+end-of-sequence token after it); prompt and padding tokens do not.
+
+A sequence is given as `token_ids` of shape `(batch, length)` that holds the
+whole text (start token, prompt, response), its `padding_mask`, and a
+`response_mask` marking the response tokens of `token_ids`. Position `t`
+of the model's output predicts token `t + 1`.
+
+The log-softmax is computed from the backbone's hidden states a chunk of
+positions at a time, as `target logit - logsumexp(logits)`: only
+`batch x chunk_size x vocabulary` float32 logits exist at once in the
+forward pass (Gemma 3's vocabulary has 262,144 entries: full float32 logits
+of a 4 x 256 batch take 1 GB). With `remat=True` each chunk's logits are
+also recomputed in the backward pass instead of being kept, which bounds
+training memory the same way at the cost of one more output-layer matmul.
+
+Works for Gemma, Gemma 2 and Gemma 3 (KerasHub's Gemma 3 task has no
+`score` method): only `backbone(...)` and `backbone.token_embedding(...,
+reverse=True)` are used, which includes Gemma 2's final logit soft-cap.
+
+Examples:
+
+>>> import numpy as np, kerasalign
+>>> causal_lm = kerasalign.load_causal_lm("tiny_gemma3")
+>>> token_ids = np.array([[2, 10, 11, 12, 0]])
+>>> padding_mask = np.array([[1, 1, 1, 1, 0]], bool)
+>>> response_mask = np.array([[0, 0, 1, 1, 0]], bool)
+>>> result = sequence_logprobs(causal_lm, token_ids, padding_mask, response_mask)
+>>> result.summed.shape, float(result.token_counts[0])
+((1,), 2.0)
+"""
+
+import collections
+
+import keras
+from keras import ops
+
+DEFAULT_CHUNK_SIZE = 128
+
+SequenceLogprobs = collections.namedtuple(
+    "SequenceLogprobs", ["summed", "mean", "token_counts"]
+)
+SequenceLogprobs.__doc__ = """Per-sequence response log-probabilities.
+
+Attributes:
+    summed: tensor `(batch,)`. Log-probs summed over response tokens.
+    mean: tensor `(batch,)`. Log-probs averaged over response tokens (0 for
+        a sequence without response tokens).
+    token_counts: tensor `(batch,)`. Number of response tokens, float32.
+"""
+
+
+def backbone_of(model):
+    """The backbone of a CausalLM (or the backbone itself)."""
+    return getattr(model, "backbone", model)
+
+
+def _chunk_logprobs(token_embedding, hidden_chunk, target_chunk):
+    logits = ops.cast(token_embedding(hidden_chunk, reverse=True), "float32")
+    target_logits = ops.take_along_axis(logits, target_chunk[..., None], axis=-1)
+    return target_logits[..., 0] - ops.logsumexp(logits, axis=-1)
+
+
+def token_logprobs(backbone, hidden_states, target_ids, *, chunk_size=None, remat=False):
+    """`log p(target_ids[b, t] | position t)` from hidden states, in chunks.
+
+    Args:
+        backbone: a KerasHub Gemma backbone (its `token_embedding` gives the
+            logits).
+        hidden_states: tensor `(batch, length, hidden_dim)`.
+        target_ids: int tensor `(batch, length)`. The token each position
+            predicts.
+        chunk_size: int. Positions whose logits are computed at once.
+            Defaults to `None` (128).
+        remat: bool. Recompute each chunk's logits in the backward pass
+            instead of keeping them (`keras.remat`). Defaults to `False`.
+
+    Returns:
+        A float32 tensor `(batch, length)`.
+    """
+    chunk_size = chunk_size or DEFAULT_CHUNK_SIZE
+    target_ids = ops.cast(target_ids, "int32")
+    token_embedding = backbone.token_embedding
+
+    def chunk_fn(hidden_chunk, target_chunk):
+        return _chunk_logprobs(token_embedding, hidden_chunk, target_chunk)
+
+    if remat:
+        chunk_fn = keras.remat(chunk_fn)
+    length = hidden_states.shape[1]
+    if length is None or length <= chunk_size:
+        return chunk_fn(hidden_states, target_ids)
+    chunks = [
+        chunk_fn(
+            hidden_states[:, start : start + chunk_size],
+            target_ids[:, start : start + chunk_size],
+        )
+        for start in range(0, length, chunk_size)
+    ]
+    return ops.concatenate(chunks, axis=1)
+
+
+def sequence_logprobs(
+    model,
+    token_ids,
+    padding_mask,
+    response_mask,
+    *,
+    training=False,
+    chunk_size=None,
+    remat=False,
+):
+    """Summed and mean log-probabilities of the response tokens.
+
+    Args:
+        model: a KerasHub `CausalLM` or its backbone (Gemma, Gemma 2 or
+            Gemma 3).
+        token_ids: int tensor `(batch, length)`. Whole sequences.
+        padding_mask: bool tensor `(batch, length)`.
+        response_mask: bool or float tensor `(batch, length)`. 1 on the
+            response tokens of `token_ids` (never on position 0, which has
+            no prediction).
+        training: bool. Run the backbone in training mode (dropout).
+            Defaults to `False`.
+        chunk_size: int. See `token_logprobs`. Defaults to `None` (128).
+        remat: bool. See `token_logprobs`. Defaults to `False`.
+
+    Returns:
+        A `SequenceLogprobs` of three `(batch,)` float32 tensors: `summed`,
+        `mean` and `token_counts`.
+    """
+    backbone = backbone_of(model)
+    hidden_states = backbone(
+        {"token_ids": token_ids, "padding_mask": padding_mask}, training=training
+    )
+    token_ids = ops.convert_to_tensor(token_ids)
+    logprobs = token_logprobs(
+        backbone,
+        hidden_states[:, :-1],
+        token_ids[:, 1:],
+        chunk_size=chunk_size,
+        remat=remat,
+    )
+    weights = ops.cast(ops.convert_to_tensor(response_mask)[:, 1:], "float32")
+    summed = ops.sum(logprobs * weights, axis=1)
+    token_counts = ops.sum(weights, axis=1)
+    mean = summed / ops.maximum(token_counts, 1.0)
+    return SequenceLogprobs(summed, mean, token_counts)
+
+
+def preference_logprobs(model, x, *, training=False, chunk_size=None, remat=False):
+    """Response log-probs of both sides of preference pairs, in one forward pass.
+
+    The chosen and rejected sequences (padded to one length by
+    `PreferencePreprocessor`) are concatenated along the batch axis, so the
+    model runs once on `2 x batch` sequences.
+
+    Args:
+        model: a KerasHub `CausalLM` or its backbone.
+        x: dict with `chosen_token_ids`, `chosen_padding_mask`,
+            `chosen_response_mask` and the same three for `rejected`.
+        training: bool. Defaults to `False`.
+        chunk_size: int. See `token_logprobs`. Defaults to `None` (128).
+        remat: bool. See `token_logprobs`. Defaults to `False`.
+
+    Returns:
+        `(chosen, rejected)`: two `SequenceLogprobs`.
+    """
+
+    def both(key):
+        return ops.concatenate(
+            [ops.convert_to_tensor(x[f"chosen_{key}"]), ops.convert_to_tensor(x[f"rejected_{key}"])],
+            axis=0,
+        )
+
+    result = sequence_logprobs(
+        model,
+        both("token_ids"),
+        both("padding_mask"),
+        both("response_mask"),
+        training=training,
+        chunk_size=chunk_size,
+        remat=remat,
+    )
+    halves = [ops.split(value, 2, axis=0) for value in result]
+    chosen = SequenceLogprobs(*(pair[0] for pair in halves))
+    rejected = SequenceLogprobs(*(pair[1] for pair in halves))
+    return chosen, rejected
