@@ -33,7 +33,6 @@ _EXPORTS = {
         "pairwise_win_rate",
         "reward_summary",
         "wilson_interval",
-        "win_rate",
     ],
     "kerasalign.eval.report": [
         "build_report",
@@ -42,9 +41,10 @@ _EXPORTS = {
         "write_report",
     ],
 }
-# `kerasalign.eval.perplexity` is the module (its function has the same name,
-# so it is not re-exported here): `from kerasalign.eval.perplexity import
-# perplexity`.
+# `kerasalign.eval.perplexity` and `kerasalign.eval.win_rate` are modules
+# whose main function has the module's name, so the functions are not
+# re-exported here (the name would mean the module or the function depending
+# on import order): `from kerasalign.eval.win_rate import win_rate`.
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = sorted(_MODULE_OF)

@@ -34,7 +34,10 @@ checks catch that and the other ways a small model fails, without a model:
   wipe or rinse it with hot water..."). Word overlap cannot tell topic
   drift from paraphrase; a judge can.
 - `judge`: when a judge is given (`assess_answers(judge=...)`), its verdict
-  (a boolean, or a score compared with `judge_threshold`) must pass too.
+  must pass too: a boolean verdict, or a score compared with
+  `judge_threshold`. A numeric judge without a threshold (the default) only
+  records its scores, since a reward model's scale has no natural "good
+  enough" point.
 
 A response is helpful when no check fails. The checks are heuristics: they
 reject degenerate output reliably but cannot tell a right answer from a
@@ -284,7 +287,7 @@ def assess_answers(
     responses,
     *,
     judge=None,
-    judge_threshold=0.0,
+    judge_threshold=None,
     refusal_detector=is_refusal,
     thresholds=None,
 ):
@@ -297,7 +300,8 @@ def assess_answers(
             object with such a `score` method (a `RewardModel`). Prompts are
             passed as strings. Defaults to `None`.
         judge_threshold: float. A numeric judge passes a response whose
-            score is at least this. Defaults to `0.0`.
+            score is at least this; `None` records the scores without
+            judging. Defaults to `None`.
         refusal_detector: callable `str -> bool`. Defaults to `is_refusal`.
         thresholds: `AnswerThresholds`. Defaults to `AnswerThresholds()`.
 

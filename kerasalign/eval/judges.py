@@ -8,8 +8,7 @@ NumPy array or a backend tensor. Prompts and responses are lists of strings.
 
 Examples:
 
->>> scores, passed = judge_scores(lambda p, r: [0.5, -1.0], ["a", "b"], ["x", "y"])
->>> scores, passed
+>>> judge_scores(lambda p, r: [0.5, -1.0], ["a", "b"], ["x", "y"], threshold=0.0)
 ([0.5, -1.0], [True, False])
 >>> judge_scores(lambda p, r: [True, False], ["a", "b"], ["x", "y"])
 ([1.0, 0.0], [True, False])
@@ -42,7 +41,7 @@ def _to_numpy(values):
     return np.asarray(keras.ops.convert_to_numpy(values))
 
 
-def judge_scores(judge, prompts, responses, *, threshold=0.0):
+def judge_scores(judge, prompts, responses, *, threshold=None):
     """Scores of a judge on responses, and whether each passes.
 
     Args:
@@ -50,7 +49,8 @@ def judge_scores(judge, prompts, responses, *, threshold=0.0):
         prompts: list of str.
         responses: list of str, one per prompt.
         threshold: float. A numeric score passes when it is at least this;
-            booleans pass when true. Defaults to `0.0`.
+            `None` passes every numeric score (the scores are only
+            recorded). Booleans pass when true. Defaults to `None`.
 
     Returns:
         `(scores, passed)`: a list of float (booleans as 1.0 / 0.0) and a
@@ -81,4 +81,4 @@ def judge_scores(judge, prompts, responses, *, threshold=0.0):
         raise KerasAlignError(
             f"the judge returned a non-finite score for response {bad[0]}: {scores[bad[0]]}"
         )
-    return scores, [value >= threshold for value in scores]
+    return scores, [threshold is None or value >= threshold for value in scores]

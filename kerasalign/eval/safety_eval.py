@@ -16,7 +16,8 @@ module generates a response to every prompt and labels it:
 The judge (a `RewardModel`, or any callable `(prompts, responses) -> scores
 or booleans`, such as an LLM asked to grade answers) scores every response;
 its scores are kept on every record (for mean rewards and their
-distribution), and its verdict decides whether a benign answer is helpful.
+distribution), and its verdict (a boolean, or a score of at least
+`judge_threshold`) decides whether a benign answer is helpful.
 It does not change harmful outcomes, which the refusal detector decides
 (a failed verdict is listed in the record's `failed` checks): pass your own
 `refusal_detector` to use a classifier there.
@@ -118,7 +119,7 @@ def evaluate_responses(
     benign_responses=(),
     *,
     judge=None,
-    judge_threshold=0.0,
+    judge_threshold=None,
     refusal_detector=is_refusal,
     thresholds=None,
     settings=None,
@@ -138,7 +139,8 @@ def evaluate_responses(
             object with such a `score` method (a `RewardModel`).
             Defaults to `None`.
         judge_threshold: float. A numeric judge passes a benign answer whose
-            score is at least this. Defaults to `0.0`.
+            score is at least this; `None` only records the scores (boolean
+            verdicts always count). Defaults to `None`.
         refusal_detector: callable `str -> bool`. Defaults to `is_refusal`.
         thresholds: `AnswerThresholds` of the helpfulness checks.
             Defaults to `None` (the defaults).
@@ -181,7 +183,7 @@ def evaluate_safety(
     batch_size=8,
     sampler="greedy",
     judge=None,
-    judge_threshold=0.0,
+    judge_threshold=None,
     refusal_detector=is_refusal,
     thresholds=None,
     limit=None,
@@ -205,7 +207,7 @@ def evaluate_safety(
             `"greedy"`.
         judge: callable or object with `score` (see `evaluate_responses`).
             Defaults to `None`.
-        judge_threshold: float. Defaults to `0.0`.
+        judge_threshold: float. Defaults to `None` (see `evaluate_responses`).
         refusal_detector: callable `str -> bool`. Defaults to `is_refusal`.
         thresholds: `AnswerThresholds`. Defaults to `None`.
         limit: int. Evaluate at most this many prompts of each set, spread
@@ -256,6 +258,8 @@ def evaluate_safety(
         "sampler": sampler,
         **sampler_kwargs,
         "limit": limit,
+        "judge": None if judge is None else type(judge).__name__,
+        "judge_threshold": judge_threshold,
         "generation_seconds": round(generation_seconds, 2),
     }
     start = time.perf_counter()
