@@ -9,6 +9,7 @@ Examples:
 """
 
 from kerasalign.data import quality
+from kerasalign.data.preference_preprocessor import PreferencePreprocessor
 from kerasalign.data.prompt_example import PromptExample
 from kerasalign.data.readers import (
     LoadReport,
@@ -24,6 +25,7 @@ from kerasalign.data.writers import from_dict, to_dict, write_jsonl
 __all__ = [
     "LoadReport",
     "PreferenceExample",
+    "PreferencePreprocessor",
     "PreprocessingReport",
     "PromptExample",
     "SFTExample",
