@@ -1,7 +1,11 @@
 """Shared fixtures (the backend is chosen in the repository's conftest.py)."""
 
+import json
+
 import keras
 import pytest
+
+from kerasalign.cli.main import main
 
 SFT_EXAMPLES = [
     {"prompt": "What is the capital of France?", "response": "The capital of France is Paris."},
@@ -26,3 +30,18 @@ def _seed():
     keras.utils.set_random_seed(0)
     yield
     keras.backend.clear_session()
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run the command line in-process: returns (exit code, stdout, stderr, json)."""
+
+    def run(*argv):
+        code = main([str(arg) for arg in argv])
+        out, err = capsys.readouterr()
+        result = None
+        if "--json" in argv and code == 0:
+            result = json.loads(out.strip().splitlines()[-1])
+        return code, out, err, result
+
+    return run

@@ -182,8 +182,6 @@ class SFTPreprocessor:
                 continue
             rows.append((ids, is_target))
         report.kept = len(rows)
-        if report.dropped or report.truncated_prompt or report.truncated_response:
-            logger.warning("SFT preprocessing: %s", report.summary())
         return rows, report
 
     def batch(self, examples):
@@ -221,6 +219,8 @@ class SFTPreprocessor:
             sample_weight[row, :n] = weights
         report.response_tokens = int(sample_weight.sum())
         self.report = report
+        if report.dropped or report.truncated_prompt or report.truncated_response:
+            logger.warning("SFT preprocessing: %s", report.summary())
         return {"token_ids": token_ids, "padding_mask": padding_mask}, labels, sample_weight
 
     def __call__(self, example):

@@ -1,0 +1,260 @@
+"""`AlignJob`: pretrained model -> safety SFT -> reward model -> DPO -> report.
+
+The main job of kerasalign, run by `kerasalign align`:
+
+1. `base_eval`: the pretrained model answers the held-out harmful and benign
+   prompts (Gemma chat template); refusals and real answers are counted.
+2. `sft`: LoRA SFT on the built-in instructions plus safety data.
+3. `sft_eval`: the same evaluation with the SFT adapter.
+4. `reward`: a reward model (LoRA + scalar head) on the preference pairs.
+5. `dpo`: DPO continuing the SFT adapter, with the SFT model (adapter on,
+   log-probs precomputed in one pass) as the reference.
+6. `dpo_eval`: the same evaluation with the DPO adapter.
+7. `report`: win rate of DPO over SFT judged by the reward model, and one
+   report (`report/report.md`, `report.json`, plots) comparing the stages.
+
+Every stage writes into its own directory under the output and is skipped
+when the job is re-run with the same output and settings (see
+`StageRunner`).
+
+Examples:
+
+>>> import tempfile
+>>> from kerasalign.align.align_settings import AlignSettings
+>>> settings = AlignSettings.for_run("tiny_gemma", quick=True)
+>>> [stage.name for stage in AlignJob(settings, tempfile.mkdtemp()).stages()]
+['base_eval', 'sft', 'sft_eval', 'reward', 'dpo', 'dpo_eval', 'report']
+"""
+
+import json
+import pathlib
+import random
+
+import keras
+
+from kerasalign import datasets
+from kerasalign.align.stage_runner import Stage, StageRunner
+from kerasalign.models import load_adapter, load_causal_lm, save_adapter
+
+EVAL_FILE = "eval.json"
+
+
+def _subset(records, count, seed):
+    """A seeded shuffle of `records`, cut to `count` (all when `None`)."""
+    records = list(records)
+    random.Random(seed).shuffle(records)
+    return records if count is None else records[:count]
+
+
+class AlignJob:
+    """The staged alignment pipeline of `kerasalign align`.
+
+    Args:
+        settings: `AlignSettings`.
+        output_dir: str or path. Where every stage and the report go.
+        log: callable. Receives progress lines. Defaults to `print`.
+        verbose: Keras verbosity of training. Defaults to `"auto"`.
+    """
+
+    def __init__(self, settings, output_dir, log=print, verbose="auto"):
+        self.settings = settings
+        self.output_dir = pathlib.Path(output_dir)
+        self.log = log
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ utils
+    def _model(self, adapter=None, **kwargs):
+        model = load_causal_lm(
+            self.settings.preset, sequence_length=self.settings.sequence_length, **kwargs
+        )
+        if adapter is not None:
+            load_adapter(model, adapter)
+        return model
+
+    def _stage_dir(self, name):
+        return self.output_dir / name
+
+    def _eval_result(self, stage):
+        from kerasalign.eval.safety_result import SafetyEvalResult
+
+        data = json.loads((self._stage_dir(stage) / EVAL_FILE).read_text())
+        return SafetyEvalResult.from_dict(data)
+
+    def _reward_model(self):
+        from kerasalign.trainers.reward_model import RewardModel
+
+        return RewardModel.from_directory(self._stage_dir("reward") / "reward_model")
+
+    # ----------------------------------------------------------------- stages
+    def _evaluate(self, adapter_stage):
+        def run(directory, results):
+            from kerasalign.eval.safety_eval import evaluate_safety
+
+            s = self.settings
+            adapter = None
+            if adapter_stage is not None:
+                adapter = self._stage_dir(adapter_stage) / "adapter"
+            model = self._model(adapter)
+            result = evaluate_safety(
+                model,
+                "eval_harmful",
+                "eval_benign",
+                template=s.template,
+                max_new_tokens=s.max_new_tokens,
+                batch_size=s.eval_batch_size,
+                limit=s.eval_limit,
+            )
+            data = result.to_dict()
+            (directory / EVAL_FILE).write_text(json.dumps(data, indent=2, default=str))
+            summary = data.get("summary", {})
+            self.log(f"    {summary}")
+            return {"summary": summary}
+
+        return run
+
+    def _sft(self, directory, results):
+        from kerasalign.trainers.sft_run import run_sft
+
+        s = self.settings
+        examples = _subset(
+            datasets.load("instructions") + datasets.load("safety_sft"), s.sft_examples, s.seed
+        )
+        model = self._model(lora_rank=s.lora_rank, lora_targets=s.lora_targets)
+        summary = run_sft(
+            model,
+            examples,
+            template=s.template,
+            epochs=s.sft_epochs,
+            batch_size=s.batch_size,
+            learning_rate=s.sft_learning_rate,
+            output_dir=directory / "train",
+            verbose=self.verbose,
+            seed=s.seed,
+        )
+        save_adapter(model, directory / "adapter")
+        return {
+            "examples": summary["examples"],
+            "first_step_loss": summary["first_step_loss"],
+            "final": summary["final"],
+            "train_seconds": summary["train_seconds"],
+        }
+
+    def _pairs(self):
+        s = self.settings
+        return _subset(datasets.load("safety_preferences"), s.preference_pairs, s.seed)
+
+    def _reward(self, directory, results):
+        from kerasalign.trainers.reward_model import RewardModel
+        from kerasalign.trainers.training_run import fit_with_guards, write_run_outputs
+
+        s = self.settings
+        backbone_model = self._model(lora_rank=s.lora_rank, lora_targets=s.lora_targets)
+        reward_model = RewardModel(backbone_model, template=s.template)
+        x = reward_model.preprocessor.batch(self._pairs())
+        reward_model.compile(learning_rate=s.reward_learning_rate)
+        history, seconds = fit_with_guards(
+            reward_model, x, epochs=s.reward_epochs, batch_size=s.batch_size, verbose=self.verbose
+        )
+        summary = {"final": history["epochs"][-1], "train_seconds": seconds}
+        write_run_outputs(
+            directory / "train",
+            lambda staging: [],
+            history,
+            dict(summary),
+            {"reward_curves.png": ("Reward model", None)},
+        )
+        reward_model.save_to_directory(directory / "reward_model", base_preset=s.preset)
+        return summary
+
+    def _dpo(self, directory, results):
+        from kerasalign.data.preference_preprocessor import PreferencePreprocessor
+        from kerasalign.trainers.dpo_trainer import DPOTrainer
+        from kerasalign.trainers.reference import reference_logprobs
+        from kerasalign.trainers.training_run import fit_with_guards, write_run_outputs
+
+        s = self.settings
+        # The policy continues the SFT adapter; the reference is the SFT model
+        # itself (adapter on), scored once before training.
+        policy = self._model(self._stage_dir("sft") / "adapter")
+        preprocessor = PreferencePreprocessor(
+            policy.preprocessor.tokenizer, s.template, s.sequence_length
+        )
+        x = preprocessor.batch(self._pairs())
+        x = {**x, **reference_logprobs(policy, x, batch_size=s.batch_size, disable_lora=False)}
+        trainer = DPOTrainer(policy, loss="sigmoid", beta=s.dpo_beta)
+        trainer.compile(learning_rate=s.dpo_learning_rate)
+        history, seconds = fit_with_guards(
+            trainer, x, epochs=s.dpo_epochs, batch_size=s.batch_size, verbose=self.verbose
+        )
+        save_adapter(policy, directory / "adapter")
+        summary = {"first_step": history["steps"][0], "final": history["epochs"][-1], "train_seconds": seconds}
+        write_run_outputs(
+            directory / "train",
+            lambda staging: [],
+            history,
+            dict(summary),
+            {"dpo_curves.png": ("DPO", None)},
+        )
+        return summary
+
+    def _report(self, directory, results):
+        from kerasalign.eval.report import write_report
+        from kerasalign.eval.win_rate import compare_results
+
+        stages = {name: self._eval_result(f"{name}_eval") for name in ("base", "sft", "dpo")}
+        judge = self._reward_model()
+        comparison = compare_results(
+            stages["dpo"], stages["sft"], judge=judge, names=("dpo", "sft")
+        )
+        seconds = {
+            name: json.loads((self._stage_dir(name) / "stage.json").read_text())["seconds"]
+            for name in ("base_eval", "sft", "sft_eval", "reward", "dpo", "dpo_eval")
+        }
+        report = write_report(
+            directory,
+            stages,
+            comparisons=[comparison],
+            histories={
+                "sft": self._stage_dir("sft") / "train",
+                "dpo": self._stage_dir("dpo") / "train",
+            },
+            stage_info={
+                "base": {"wall_seconds": round(seconds["base_eval"], 1)},
+                "sft": {"wall_seconds": round(seconds["sft"] + seconds["sft_eval"], 1)},
+                "dpo": {
+                    "wall_seconds": round(
+                        seconds["reward"] + seconds["dpo"] + seconds["dpo_eval"], 1
+                    )
+                },
+            },
+            metadata={
+                "preset": self.settings.preset,
+                "backend": keras.config.backend(),
+                "settings": self.settings.to_dict(),
+                "stage_seconds": seconds,
+            },
+        )
+        return {
+            "summary": report.get("summary"),
+            "win_rate_dpo_over_sft": comparison.to_dict(),
+            "stage_seconds": seconds,
+        }
+
+    # -------------------------------------------------------------- pipeline
+    def stages(self):
+        """The pipeline's stages, in order."""
+        s = self.settings.to_dict()
+        evaluation = {k: s[k] for k in ("preset", "eval_limit", "max_new_tokens", "template", "sequence_length")}
+        return [
+            Stage("base_eval", self._evaluate(None), cost=1.0, settings=evaluation),
+            Stage("sft", self._sft, cost=2.0, settings=s),
+            Stage("sft_eval", self._evaluate("sft"), cost=1.0, settings=evaluation),
+            Stage("reward", self._reward, cost=1.0, settings=s),
+            Stage("dpo", self._dpo, cost=1.5, settings=s),
+            Stage("dpo_eval", self._evaluate("dpo"), cost=1.0, settings=evaluation),
+            Stage("report", self._report, cost=0.1),
+        ]
+
+    def run(self):
+        """Run (or resume) every stage; returns `{stage: result}`."""
+        return StageRunner(self.output_dir, log=self.log).run(self.stages())

@@ -1,0 +1,90 @@
+"""Settings of the `kerasalign align` job: data sizes, steps and rates.
+
+`--quick` makes a short run that still shows the effect: a subset of the
+built-in data, one epoch per stage, and an evaluation on a policy-balanced
+subset of the held-out prompts. The full run uses everything.
+
+Examples:
+
+>>> settings = AlignSettings.for_run(preset="tiny_gemma", quick=True)
+>>> settings.eval_limit, settings.sft_epochs
+(20, 1)
+"""
+
+import dataclasses
+
+
+@dataclasses.dataclass
+class AlignSettings:
+    """Everything an align run depends on (a change re-runs later stages).
+
+    Args:
+        preset: str. The pretrained model.
+        quick: bool. A short run.
+        sft_examples: int or None. SFT examples used (None: all).
+        preference_pairs: int or None. Preference pairs used (None: all).
+        sft_epochs, reward_epochs, dpo_epochs: int. Epochs per stage.
+        batch_size: int. Training batch size.
+        sequence_length: int. Tokens per training sequence.
+        lora_rank: int. LoRA rank of SFT (continued by DPO) and the reward
+            model.
+        lora_targets: str. LoRA target layers.
+        sft_learning_rate, reward_learning_rate, dpo_learning_rate: float.
+        dpo_beta: float. DPO's beta.
+        eval_limit: int or None. Prompts per evaluation set (None: all).
+        max_new_tokens: int. Generated tokens per evaluation answer.
+        eval_batch_size: int. Prompts per generation batch.
+        template: str. Chat template.
+        seed: int. Data order and sampling seed.
+    """
+
+    preset: str
+    quick: bool = False
+    sft_examples: int | None = None
+    preference_pairs: int | None = None
+    sft_epochs: int = 2
+    reward_epochs: int = 1
+    dpo_epochs: int = 1
+    batch_size: int = 8
+    sequence_length: int = 256
+    lora_rank: int = 16
+    lora_targets: str = "all"
+    sft_learning_rate: float = 2e-4
+    reward_learning_rate: float = 1e-4
+    dpo_learning_rate: float = 5e-5
+    dpo_beta: float = 0.1
+    eval_limit: int | None = None
+    max_new_tokens: int = 64
+    eval_batch_size: int = 16
+    template: str = "gemma"
+    seed: int = 0
+
+    @classmethod
+    def for_run(cls, preset, quick=False, **overrides):
+        """Defaults for a run, tuned for tiny test models or real ones."""
+        settings = cls(preset=preset, quick=quick)
+        if quick:
+            settings.sft_examples = 320
+            settings.preference_pairs = 128
+            settings.sft_epochs = 1
+            settings.sequence_length = 192
+            settings.eval_limit = 20
+            settings.max_new_tokens = 40
+        if preset.startswith("tiny_"):
+            # Random tiny models need large steps to move at all, and their
+            # answers are noise: keep the run short.
+            settings.sft_examples = 48 if quick else settings.sft_examples
+            settings.preference_pairs = 24 if quick else settings.preference_pairs
+            settings.sequence_length = 128
+            settings.eval_limit = 6 if quick else settings.eval_limit
+            settings.max_new_tokens = 8 if quick else 16
+            settings.sft_learning_rate = 1e-3
+            settings.reward_learning_rate = 1e-3
+            settings.dpo_learning_rate = 1e-3
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(settings, key, value)
+        return settings
+
+    def to_dict(self):
+        return dataclasses.asdict(self)

