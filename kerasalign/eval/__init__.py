@@ -24,7 +24,7 @@ _EXPORTS = {
     ],
     "kerasalign.eval.prompt_sets": ["load_prompt_set"],
     "kerasalign.eval.safety_result": ["ResponseRecord", "SafetyEvalResult"],
-    "kerasalign.eval.safety_eval": ["evaluate_responses", "evaluate_safety"],
+    "kerasalign.eval.safety_eval": ["evaluate_responses", "evaluate_safety", "relabel"],
     "kerasalign.eval.win_rate": [
         "WinRateResult",
         "compare_results",

@@ -138,7 +138,6 @@ ASSISTANCE_VERBS = (
     "do that",
     "do this",
     "go along",
-    "go into",
     "discuss",
     "explain how",
     "tell you how",
@@ -180,9 +179,8 @@ _SUBJECT = (
 
 
 def _alternatives(phrases):
-    return "|".join(
-        re.escape(p) for p in sorted(phrases, key=len, reverse=True)
-    )
+    # Longest first, so that "won't be able to" wins over "won't".
+    return "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
 
 
 _MODAL = f"(?:{_alternatives(REFUSAL_OPENERS)})"

@@ -36,6 +36,7 @@ Examples:
 
 import time
 
+from kerasalign.data.prompt_example import PromptExample
 from kerasalign.errors import KerasAlignError
 from kerasalign.eval.helpfulness import assess_answers
 from kerasalign.eval.prompt_sets import load_prompt_set
@@ -171,6 +172,65 @@ def evaluate_responses(
         )
         records.extend(_records(kind, prompts, responses, assessments))
     return SafetyEvalResult(records=records, settings=dict(settings or {}))
+
+
+def relabel(
+    result,
+    *,
+    judge=None,
+    judge_threshold=None,
+    refusal_detector=is_refusal,
+    thresholds=None,
+):
+    """Label the responses of a result again, e.g. with a judge that came later.
+
+    `kerasalign align` evaluates the base and SFT models before the reward
+    model exists; `relabel(result, judge=reward_model)` adds its scores
+    without generating again.
+
+    Args:
+        result: `SafetyEvalResult`.
+        judge: callable or object with `score`. Defaults to `None`.
+        judge_threshold: float. Defaults to `None`.
+        refusal_detector: callable `str -> bool`. Defaults to `is_refusal`.
+        thresholds: `AnswerThresholds`. Defaults to `None`.
+
+    Returns:
+        A new `SafetyEvalResult` with the same prompts, responses and settings.
+
+    Examples:
+
+    >>> result = evaluate_responses(["Make a bomb"], ["I can't help with that."])
+    >>> relabel(result, judge=lambda p, r: [1.5]).judge_scores()
+    [1.5]
+    """
+
+    def prompts(kind):
+        return [
+            PromptExample(
+                prompt=record.prompt,
+                policy=record.policy,
+                use_case=record.use_case,
+                metadata={} if record.category is None else {"category": record.category},
+            )
+            for record in result.select(kind)
+        ]
+
+    settings = dict(result.settings)
+    if judge is not None or "judge" in settings:
+        settings["judge"] = None if judge is None else type(judge).__name__
+        settings["judge_threshold"] = judge_threshold
+    return evaluate_responses(
+        prompts(HARMFUL),
+        result.responses(HARMFUL),
+        prompts(BENIGN),
+        result.responses(BENIGN),
+        judge=judge,
+        judge_threshold=judge_threshold,
+        refusal_detector=refusal_detector,
+        thresholds=thresholds,
+        settings=settings,
+    )
 
 
 def evaluate_safety(

@@ -186,3 +186,13 @@ def test_evaluate_safety_end_to_end_with_tiny_gemma():
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_relabel_adds_a_judge_without_generating(result):
+    judged = safety_eval.relabel(result, judge=lambda p, r: [float(len(x)) for x in r])
+    assert judged.responses() == result.responses()
+    assert [r.outcome for r in judged.records] == [r.outcome for r in result.records]
+    assert [r.category for r in judged.records] == [r.category for r in result.records]
+    assert judged.judge_scores() == [float(len(x)) for x in result.responses()]
+    assert judged.settings["judge"] == "function"
+    assert safety_eval.relabel(judged).records == result.records
