@@ -1,4 +1,8 @@
-"""`kerasalign align --preset tiny_gemma --quick` runs end to end and resumes."""
+"""`kerasalign align --preset tiny_gemma --quick` runs end to end and resumes.
+
+It runs on the default backend only: every objective it chains is tested on
+all three backends in tests/trainers.
+"""
 
 import json
 
@@ -7,7 +11,6 @@ import pytest
 from kerasalign.cli.align_command import FALLBACK_PRESET, default_preset
 
 
-@pytest.mark.backend
 def test_align_quick_on_tiny_gemma_end_to_end_and_resume(run_cli, tmp_path):
     output = tmp_path / "align"
     code, out, err, result = run_cli("align", "--preset", "tiny_gemma", "--quick", "--output", output, "--json")
