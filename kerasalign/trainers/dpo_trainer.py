@@ -16,11 +16,16 @@ second copy of the model is kept. Alternatively pass a separate frozen
 `reference` model, which runs alongside the policy at every step. Reward-free
 losses (`simpo`, `orpo`) use no reference at all.
 
-Which reference: "LoRA switched off" is the base model. To run DPO after a
-LoRA SFT stage with the SFT model as the reference, merge the SFT adapter
-(`kerasalign.merge_adapter`) and enable a fresh LoRA on the merged model, or
-pass the SFT model as `reference`. Without LoRA (full fine-tuning) the
-precomputed reference is the policy as it is when the data is first scored.
+Which reference: with `reference_lora="off"` (the default) it is the base
+model, the policy with its LoRA update switched off. To continue a LoRA SFT
+adapter with DPO and keep the SFT model as the reference, load the adapter
+and use `reference_lora="on"`: the reference is then the policy as it is
+before training, LoRA included (with a fresh LoRA, whose update starts at
+zero, both settings give the same reference). Without LoRA (full
+fine-tuning) the reference is also the policy before training. In those two
+cases reference log-probs of new data cannot be computed once training has
+started: precompute them for every dataset (training and validation) first,
+which `fit` does for the data it is given.
 
 Sum or mean: `sigmoid`, `robust` and `hinge` use log-probs summed over
 response tokens; `ipo`, `simpo` and `orpo` use the per-token mean. The
@@ -52,6 +57,7 @@ from kerasalign.trainers.logprobs import preference_logprobs
 from kerasalign.trainers.reference import (
     REFERENCE_KEYS,
     check_reference_model,
+    lora_layers,
     pairs_digest,
     reference_logprobs,
 )
@@ -91,6 +97,10 @@ class DPOTrainer(keras.Model):
             once. Defaults to `None` (128).
         remat: bool. Recompute each chunk's logits in the backward pass to
             save memory (large vocabularies). Defaults to `False`.
+        reference_lora: str. For precomputed reference log-probs: `"off"`
+            scores with the LoRA update switched off (the base model),
+            `"on"` with the policy as it is before training (e.g. a loaded
+            SFT adapter). Defaults to `"off"`.
         **kwargs: passed to `keras.Model`.
     """
 
@@ -104,6 +114,7 @@ class DPOTrainer(keras.Model):
         gamma=None,
         chunk_size=None,
         remat=False,
+        reference_lora="off",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -136,6 +147,11 @@ class DPOTrainer(keras.Model):
             raise KerasAlignError(
                 f"chunk_size must be a positive integer. Received: chunk_size={chunk_size!r}"
             )
+        if reference_lora not in ("off", "on"):
+            raise KerasAlignError(
+                "reference_lora must be one of ['off', 'on']. Received: "
+                f"reference_lora={reference_lora!r}"
+            )
         self.reference_free = loss in losses_module.REFERENCE_FREE_LOSSES
         if reference is not None:
             if self.reference_free:
@@ -152,6 +168,7 @@ class DPOTrainer(keras.Model):
         self.gamma = float(gamma)
         self.chunk_size = chunk_size
         self.remat = remat
+        self.reference_lora = reference_lora
         self.length_normalised = loss in losses_module.LENGTH_NORMALISED_LOSSES
         self._loss_fn = losses_module.LOSSES[loss]
         accepted = inspect.signature(self._loss_fn).parameters
@@ -253,9 +270,10 @@ class DPOTrainer(keras.Model):
     def precompute_reference_logprobs(self, x, batch_size=None):
         """Return `x` with `reference_chosen_logps` and `reference_rejected_logps`.
 
-        The policy scores the pairs with its LoRA update switched off, in
-        one pass; results are cached per batch content, so later calls with
-        the same pairs (e.g. a second `fit`) reuse the first reference.
+        The policy scores the pairs in one pass, with its LoRA update
+        switched off (`reference_lora="off"`) or as it is (`"on"`); results
+        are cached per batch content, so later calls with the same pairs
+        (e.g. a second `fit`) reuse the first reference.
 
         Args:
             x: dict of arrays from `PreferencePreprocessor.batch`.
@@ -268,13 +286,26 @@ class DPOTrainer(keras.Model):
             )
         key = pairs_digest(x)
         if key not in self._reference_cache:
+            disable_lora = self.reference_lora == "off" and bool(lora_layers(self.policy))
+            if not disable_lora and self._has_trained():
+                raise KerasAlignError(
+                    "The reference is the policy before training (reference_lora='on' "
+                    "or no LoRA), and training has started: reference log-probs of "
+                    "new data would come from the trained policy. Call "
+                    "precompute_reference_logprobs on every dataset before training."
+                )
             self._reference_cache[key] = reference_logprobs(
                 self.policy,
                 x,
                 batch_size=batch_size or DEFAULT_REFERENCE_BATCH_SIZE,
                 chunk_size=self.chunk_size,
+                disable_lora=disable_lora,
             )
         return {**x, **self._reference_cache[key]}
+
+    def _has_trained(self):
+        optimizer = getattr(self, "optimizer", None)
+        return optimizer is not None and int(keras.ops.convert_to_numpy(optimizer.iterations)) > 0
 
     def _with_reference(self, data, batch_size=None):
         if not self.needs_reference_logprobs:
@@ -317,6 +348,7 @@ class DPOTrainer(keras.Model):
                 "gamma": self.gamma if self.loss_name == "simpo" else None,
                 "chunk_size": self.chunk_size,
                 "remat": self.remat,
+                "reference_lora": self.reference_lora,
             }
         )
         return config

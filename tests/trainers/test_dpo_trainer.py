@@ -94,6 +94,24 @@ def test_precomputed_reference_equals_separate_reference(pairs, loss):
 
 
 @pytest.mark.backend
+def test_reference_lora_on_keeps_a_loaded_adapter_as_the_reference(pairs):
+    policy = kerasalign.load_causal_lm("tiny_gemma", lora_rank=4)
+    _randomise_lora(policy)  # as if an SFT adapter had been loaded
+    x = _batch(policy, pairs[:4])
+    trainer = DPOTrainer(policy, reference_lora="on")
+    trainer.compile(learning_rate=1e-3)
+    recorder = MetricsRecorder()
+    trainer.fit(x, batch_size=4, epochs=1, verbose=0, callbacks=[recorder])
+    assert recorder.steps[0]["rewards/chosen"] == pytest.approx(0.0, abs=1e-4)
+    assert recorder.steps[0]["rewards/margins"] == pytest.approx(0.0, abs=1e-4)
+    with_adapter = trainer.precompute_reference_logprobs(x)["reference_chosen_logps"]
+    base = DPOTrainer(policy).precompute_reference_logprobs(x)["reference_chosen_logps"]
+    assert not np.allclose(with_adapter, base, atol=1e-3)
+    with pytest.raises(kerasalign.KerasAlignError, match="training has started"):
+        trainer.precompute_reference_logprobs(_batch(policy, pairs[4:]))
+
+
+@pytest.mark.backend
 @pytest.mark.parametrize("loss", ["robust", "hinge", "simpo", "orpo"])
 def test_every_variant_trains(pairs, loss):
     policy = kerasalign.load_causal_lm("tiny_gemma", lora_rank=8, lora_targets="all")
@@ -131,6 +149,7 @@ def test_missing_reference_logprobs_is_a_clear_error(pairs):
         ({"label_smoothing": 0.5}, r"label_smoothing must be >= 0.0 and < 0.5"),
         ({"gamma": 1.0}, "gamma applies to loss='simpo'"),
         ({"chunk_size": 0}, "chunk_size must be a positive integer"),
+        ({"reference_lora": "maybe"}, r"reference_lora must be one of \['off', 'on'\]"),
     ],
 )
 def test_bad_hyperparameters_are_refused(kwargs, match):
