@@ -38,8 +38,10 @@ run_pytest() {
   return "$code"
 }
 
-run_pytest jax ${markers:+-m "$markers"} -q
+run_pytest jax ${markers:+-m "$markers"} -q tests
+# The docstring examples of the package are tests too.
+run_pytest jax -q --doctest-modules kerasalign
 backend_markers="backend${markers:+ and $markers}"
-run_pytest tensorflow -m "$backend_markers" -q
-run_pytest torch -m "$backend_markers" -q
+run_pytest tensorflow -m "$backend_markers" -q tests
+run_pytest torch -m "$backend_markers" -q tests
 echo "=== all test runs passed ==="

@@ -17,6 +17,11 @@ from kerasalign.templates.chat_template import ChatTemplate
 
 SAMPLERS = ("greedy", "top_k", "top_p")
 
+# Generation lengths are rounded up to a multiple of this, so that prompts of
+# similar length reuse one compiled generate function instead of compiling a
+# new one per batch.
+LENGTH_BUCKET = 64
+
 
 def make_sampler(name="greedy", *, temperature=1.0, top_k=50, top_p=0.9, seed=None):
     """Build a KerasHub sampler by name.
@@ -99,20 +104,40 @@ def generate(
     texts = render_prompts(prompts, resolved)
     if not texts:
         return []
-    model.compile(sampler=make_sampler(sampler, **sampler_kwargs))
+    _use_sampler(model, sampler, sampler_kwargs)
     tokenizer = model.preprocessor.tokenizer
     stops = stop_token_ids(model, resolved if isinstance(resolved, ChatTemplate) else None)
     outputs = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start : start + batch_size]
         longest = max(len(ids) for ids in tokenizer.tokenize(chunk)) + 1
+        max_length = -(-(longest + max_new_tokens) // LENGTH_BUCKET) * LENGTH_BUCKET
         completions = model.generate(
-            chunk,
-            max_length=longest + max_new_tokens,
-            stop_token_ids=stops,
-            strip_prompt=True,
+            chunk, max_length=max_length, stop_token_ids=stops, strip_prompt=True
         )
         if isinstance(completions, str):
             completions = [completions]
-        outputs.extend(str(text) for text in completions)
+        outputs.extend(_first_tokens(tokenizer, [str(text) for text in completions], max_new_tokens))
     return outputs
+
+
+def _use_sampler(model, name, kwargs):
+    """Compile the sampler into the model unless it is already the one in use.
+
+    `CausalLM.compile` drops the compiled generate function, so compiling on
+    every call would recompile generation every time.
+    """
+    key = (name, tuple(sorted(kwargs.items())))
+    if getattr(model, "_kerasalign_sampler", None) != key:
+        model.compile(sampler=make_sampler(name, **kwargs))
+        model._kerasalign_sampler = key
+
+
+def _first_tokens(tokenizer, texts, count):
+    """Cut each text to its first `count` tokens (the length bucket may add more)."""
+    token_lists = tokenizer.tokenize(texts)
+    cut = []
+    for text, ids in zip(texts, token_lists):
+        ids = [int(token) for token in ids]
+        cut.append(text if len(ids) <= count else str(tokenizer.detokenize([ids[:count]])[0]))
+    return cut
