@@ -199,13 +199,17 @@ class AlignJob:
 
     def _report(self, directory, results):
         from kerasalign.eval.report import write_report
+        from kerasalign.eval.safety_eval import relabel
         from kerasalign.eval.win_rate import compare_results
 
-        stages = {name: self._eval_result(f"{name}_eval") for name in ("base", "sft", "dpo")}
         judge = self._reward_model()
-        comparison = compare_results(
-            stages["dpo"], stages["sft"], judge=judge, names=("dpo", "sft")
-        )
+        # The reward model came after the evaluations: score every stage's
+        # responses with it now, without generating again.
+        stages = {
+            name: relabel(self._eval_result(f"{name}_eval"), judge=judge)
+            for name in ("base", "sft", "dpo")
+        }
+        comparison = compare_results(stages["dpo"], stages["sft"], names=("dpo", "sft"))
         seconds = {
             name: json.loads((self._stage_dir(name) / "stage.json").read_text())["seconds"]
             for name in ("base_eval", "sft", "sft_eval", "reward", "dpo", "dpo_eval")
