@@ -123,6 +123,8 @@ class _ReferenceScorer(keras.Model):
     """Summed response log-probs of preference pairs, for `predict`."""
 
     def __init__(self, model, chunk_size=None, **kwargs):
+        # An explicit name: TensorFlow refuses scope names that start with "_".
+        kwargs.setdefault("name", "reference_scorer")
         super().__init__(**kwargs)
         self.model_to_score = model
         self.chunk_size = chunk_size
