@@ -89,6 +89,7 @@ def test_perplexity_with_adapter(run_cli, prose_file, tmp_path):
     assert with_adapter["perplexity"] == pytest.approx(base["perplexity"], rel=1e-4)
 
 
+@pytest.mark.backend
 def test_perplexity_of_a_gguf_file(run_cli, prose_file, tmp_path, monkeypatch):
     monkeypatch.setenv("KERASALIGN_CACHE_DIR", str(tmp_path / "cache"))
     causal_lm = build_tiny_causal_lm(train_tiny_sentencepiece())

@@ -65,6 +65,7 @@ def test_window_spans_by_hand():
     assert _window_spans(3, 4, 2, 1) == [(0, 3, 1)]
 
 
+@pytest.mark.backend
 def test_uniform_model_has_perplexity_equal_to_vocabulary_size(causal_lm):
     # Zero embeddings give zero logits: every token has probability 1 / V.
     uniform = load_causal_lm("tiny_gemma3", sequence_length=64)
@@ -80,6 +81,7 @@ def test_uniform_model_has_perplexity_equal_to_vocabulary_size(causal_lm):
     )
 
 
+@pytest.mark.backend
 def test_single_window_matches_full_logits(causal_lm):
     token_ids = tokens_of(causal_lm, TEXT)
     assert len(token_ids) < 63
@@ -93,6 +95,7 @@ def test_single_window_matches_full_logits(causal_lm):
     )
 
 
+@pytest.mark.backend
 @pytest.mark.parametrize("window, stride", [(6, 2), (6, 5), (9, 1)])
 def test_overlapping_windows_match_numpy(causal_lm, window, stride):
     token_ids = tokens_of(causal_lm, SHORT_TEXT)

@@ -81,6 +81,7 @@ def logits(causal_lm, batch):
     return keras.ops.convert_to_numpy(causal_lm(batch)).astype("float32")
 
 
+@pytest.mark.backend
 def test_imported_model_gives_the_same_logits(original, imported):
     assert isinstance(imported, keras_hub.models.Gemma3CausalLM)
     # 12 tokens > sliding window 4: local and global layers both matter.
@@ -174,6 +175,7 @@ def test_rebuilt_proto_undoes_llama_cpp_vocabulary_changes(proto, gguf_path):
         assert processor.encode(text) == reference_processor.encode(text)
 
 
+@pytest.mark.backend
 def test_preprocessor_and_generation(gguf_path, cache_dir):
     imported = load_gguf_causal_lm(gguf_path, cache_dir=cache_dir, sequence_length=24)
     assert isinstance(
@@ -211,6 +213,7 @@ def test_quantized_tensors_are_dequantized(original, tmp_path, cache_dir):
     assert error < 0.05 * np.abs(reference).max()
 
 
+@pytest.mark.backend
 @pytest.mark.parametrize(
     "dtype, weight_dtype",
     [("bfloat16", "bfloat16"), ("mixed_bfloat16", "float32")],
@@ -239,6 +242,7 @@ def _forbid_conversion(monkeypatch):
     monkeypatch.setattr(gguf_import, "convert_gguf_causal_lm", fail)
 
 
+@pytest.mark.backend
 def test_second_load_comes_from_the_cache(original, gguf_path, cache_dir, monkeypatch):
     first = load_gguf_causal_lm(gguf_path, cache_dir=cache_dir)
     entry_dir, metadata = gguf_cache_entry(gguf_path, cache_dir=cache_dir)
