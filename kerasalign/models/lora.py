@@ -286,6 +286,15 @@ def merge_adapter(model):
     backbone = model.backbone
     if lora_state(model) is None:
         raise AdapterError("The model has no LoRA layers to merge.")
+    if any(
+        getattr(layer, "quantization_mode", None) is not None
+        for layer in backbone._flatten_layers(include_self=False)
+    ):
+        raise AdapterError(
+            "Cannot merge LoRA into an int8-quantized base. Save the adapter "
+            "(save_adapter), load the preset without quantize, load_adapter "
+            "into it, then merge_adapter."
+        )
     merged_kernels = {}
     for layer in _lora_layers(backbone):
         kernel_variable = next(
