@@ -32,7 +32,7 @@ Examples:
 from kerasalign.debug.behaviour_metric import BehaviourMetric
 from kerasalign.debug.feedback import Feedback, judge_feedback
 from kerasalign.debug.local_llm import model_llm, model_responder
-from kerasalign.debug.prompt_parts import PromptPart, prompt_parts
+from kerasalign.debug.prompt_part import PromptPart, prompt_parts
 from kerasalign.debug.refinement_result import RefinementResult
 from kerasalign.debug.salience import compute_salience
 from kerasalign.debug.salience_result import SalienceResult

@@ -17,7 +17,7 @@ Examples:
 >>> token_ids = np.array([[2, 651, 1945]], dtype="int32")
 >>> embeddings = embed_tokens(causal_lm.backbone, token_ids)
 >>> log_probs = target_log_probs(
-...     causal_lm.backbone, embeddings, np.array([1945]), first_target=2)
+...     causal_lm.backbone, embeddings, np.array([1945]))
 >>> tuple(log_probs.shape)
 (1,)
 """
@@ -77,20 +77,19 @@ def hidden_states_from_embeddings(backbone, embeddings, padding_mask=None):
     return backbone.layer_norm(x)
 
 
-def target_log_probs(backbone, embeddings, target_ids, first_target, padding_mask=None):
+def target_log_probs(backbone, embeddings, target_ids, padding_mask=None):
     """Summed log-probability of the target tokens, one value per batch row.
 
-    The sequence is `prompt + target`: position `first_target - 1` predicts
-    the first target token, and so on. Only the positions that predict a
-    target token are projected onto the vocabulary.
+    The sequence is `prompt + target`, the target being its last
+    `num_targets` tokens: position `length - num_targets - 1` predicts the
+    first target token, and so on. Only the positions that predict a target
+    token are projected onto the vocabulary.
 
     Args:
         backbone: a `GemmaBackbone` or `Gemma3Backbone`.
         embeddings: float tensor `[batch, length, hidden_dim]` (unscaled).
         target_ids: int array `[num_targets]`: the last `num_targets` tokens
             of the sequence.
-        first_target: int. The position of the first target token
-            (`length - num_targets`).
         padding_mask: int array `[batch, length]`. Defaults to `None`.
 
     Returns:
@@ -98,7 +97,8 @@ def target_log_probs(backbone, embeddings, target_ids, first_target, padding_mas
         (summed over target tokens, in nats).
     """
     hidden = hidden_states_from_embeddings(backbone, embeddings, padding_mask)
-    num_targets = len(target_ids)
+    num_targets = ops.shape(target_ids)[0]
+    first_target = ops.shape(embeddings)[1] - num_targets
     predicting = hidden[:, first_target - 1 : first_target - 1 + num_targets, :]
     logits = ops.cast(backbone.token_embedding(predicting, reverse=True), "float32")
     targets = ops.convert_to_tensor(target_ids, "int32")

@@ -61,7 +61,8 @@ def placeholder_values(template, prompt):
         if len(template.placeholders) != 1:
             raise TemplateError(
                 f"The template has placeholders {template.placeholders}; give "
-                "the prompt as a dict with a value for each."
+                "the prompt as a dict with a value for each (on the command line: "
+                "--value NAME=TEXT for each)."
             )
         return {template.placeholders[0]: prompt}
     return template.values_for(prompt)

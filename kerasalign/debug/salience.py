@@ -42,18 +42,19 @@ Examples:
 
 import codecs
 import re
+import weakref
 
 import numpy as np
 from keras import ops
 
-from kerasalign.backend_ops import value_and_grad
+from kerasalign.backend_ops import gradient_function
 from kerasalign.data.tokenization import token_id_lists
 from kerasalign.debug.embedding_forward import (
     check_backbone,
     embed_tokens,
     target_log_probs,
 )
-from kerasalign.debug.prompt_parts import prompt_parts
+from kerasalign.debug.prompt_part import prompt_parts
 from kerasalign.debug.salience_result import SalienceResult
 from kerasalign.errors import KerasAlignError
 from kerasalign.templates import get as get_template
@@ -149,22 +150,46 @@ def _check_arguments(method, steps, baseline, batch_size):
             raise KerasAlignError(f"{name} must be a positive integer. Received: {name}={value!r}")
 
 
-def _integrated_gradients(log_prob_fn, embeddings, baseline, prompt_slice, steps, batch_size):
-    """Average gradient along the path from the baseline to the embeddings."""
-    inputs = ops.convert_to_numpy(embeddings).astype("float32")[0]
-    reference = inputs.copy()
-    reference[prompt_slice] = baseline[prompt_slice]
+# Compiled gradient functions by backbone: on JAX a function compiled for a
+# prompt and target length is reused by later calls with the same lengths.
+_GRADIENT_FUNCTIONS = weakref.WeakKeyDictionary()
+
+
+def _gradient_function(backbone):
+    """`(embeddings, target_ids) -> (summed target log-prob, gradient)`, cached."""
+    variables = backbone.variables
+    key = tuple(id(variable) for variable in variables)
+    cached = _GRADIENT_FUNCTIONS.get(backbone)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+
+    def summed_log_prob(embeddings, target_ids):
+        return ops.sum(target_log_probs(backbone, embeddings, target_ids))
+
+    function = gradient_function(summed_log_prob, variables=variables)
+    _GRADIENT_FUNCTIONS[backbone] = (key, function)
+    return function
+
+
+def _integrated_gradients(gradient_of, embeddings, reference, prompt_slice, steps, batch_size):
+    """Average gradient along the straight path from `reference` to `embeddings`.
+
+    Every batch has `batch_size` rows (the last one is padded with repeats
+    whose gradients are dropped) so that a compiled gradient function sees
+    one shape.
+    """
     alphas = (np.arange(steps, dtype="float32") + 0.5) / steps
-    gradient_sum = np.zeros_like(inputs)
-    for start in range(0, steps, batch_size):
-        chunk = alphas[start : start + batch_size, None, None]
-        path = reference[None] + chunk * (inputs - reference)[None]
-        path = ops.cast(ops.convert_to_tensor(path), embeddings.dtype)
-        _, gradients = value_and_grad(lambda x: ops.sum(log_prob_fn(x)), path)
-        gradient_sum += ops.convert_to_numpy(ops.cast(gradients, "float32")).sum(axis=0)
-    scores = ((inputs - reference) * gradient_sum / steps).sum(axis=-1)
-    baseline_log_prob = float(ops.convert_to_numpy(log_prob_fn(ops.cast(reference[None], embeddings.dtype)))[0])
-    return scores, baseline_log_prob
+    padded = np.concatenate([alphas, np.full(-steps % batch_size, alphas[-1], "float32")])
+    gradient_sum = np.zeros_like(embeddings)
+    for start in range(0, len(padded), batch_size):
+        chunk = padded[start : start + batch_size, None, None]
+        path = reference[None] + chunk * (embeddings - reference)[None]
+        _, gradients = gradient_of(ops.convert_to_tensor(path))
+        gradients = ops.convert_to_numpy(ops.cast(gradients, "float32"))
+        kept = min(batch_size, steps - start)
+        gradient_sum += gradients[:kept].sum(axis=0)
+    scores = ((embeddings - reference) * gradient_sum / steps).sum(axis=-1)
+    return scores[prompt_slice]
 
 
 def compute_salience(
@@ -187,7 +212,7 @@ def compute_salience(
             preprocessor (for its tokenizer).
         prompt: str, dict or list. The user input: a string, a dict of
             placeholder values for a `PromptTemplate`, or chat messages (see
-            `kerasalign.debug.prompt_parts`).
+            `kerasalign.debug.prompt_part`).
         target: str. The response to explain. Defaults to `None`: the
             model's greedy response (up to `max_new_tokens` tokens, cut at the
             template's end-of-turn marker).
@@ -232,38 +257,51 @@ def compute_salience(
     first_target = 1 + len(prompt_ids)
     prompt_slice = slice(1, first_target)
 
-    def log_prob_fn(x):
-        return target_log_probs(backbone, x, target_ids, first_target)
+    target_tensor = ops.convert_to_tensor(target_ids)
+    gradient_of_log_prob = _gradient_function(backbone)
+
+    def gradient_of(x):
+        return gradient_of_log_prob(x, target_tensor)
 
     embeddings = embed_tokens(backbone, token_ids[None])
-    log_prob, gradients = value_and_grad(lambda x: ops.sum(log_prob_fn(x)), embeddings)
+    dtype = embeddings.dtype
+    log_prob, gradients = gradient_of(embeddings)
     log_prob = float(ops.convert_to_numpy(log_prob))
     gradients = ops.convert_to_numpy(ops.cast(gradients, "float32"))[0]
     inputs = ops.convert_to_numpy(ops.cast(embeddings, "float32"))[0]
     details = {}
     if method == "grad_norm":
-        scores = np.linalg.norm(gradients, axis=-1)
+        scores = np.linalg.norm(gradients, axis=-1)[prompt_slice]
     elif method == "grad_x_input":
-        scores = (gradients * inputs).sum(axis=-1)
+        scores = (gradients * inputs).sum(axis=-1)[prompt_slice]
     else:
+        reference = inputs.copy()
         if baseline == "pad":
-            pad_embedding = embed_tokens(backbone, np.full((1, len(token_ids)), tokenizer.pad_token_id, "int32"))
-            baseline_embeddings = ops.convert_to_numpy(ops.cast(pad_embedding, "float32"))[0]
+            pad_ids = np.full((1, first_target - 1), tokenizer.pad_token_id, "int32")
+            pad_embeddings = ops.cast(embed_tokens(backbone, pad_ids), "float32")
+            reference[prompt_slice] = ops.convert_to_numpy(pad_embeddings)[0]
         else:
-            baseline_embeddings = np.zeros_like(inputs)
-        scores, baseline_log_prob = _integrated_gradients(
-            log_prob_fn, embeddings, baseline_embeddings, prompt_slice, steps, batch_size
+            reference[prompt_slice] = 0.0
+        scores = _integrated_gradients(
+            lambda path: gradient_of(ops.cast(path, dtype)),
+            inputs,
+            reference,
+            prompt_slice,
+            steps,
+            min(batch_size, steps),
         )
+        baseline_log_prob, _ = gradient_of(ops.cast(ops.convert_to_tensor(reference[None]), dtype))
+        baseline_log_prob = float(ops.convert_to_numpy(baseline_log_prob))
         details = {
             "steps": steps,
             "baseline": baseline,
             "baseline_log_prob": baseline_log_prob,
-            "completeness_gap": float(scores[prompt_slice].sum() - (log_prob - baseline_log_prob)),
+            "completeness_gap": float(scores.sum() - (log_prob - baseline_log_prob)),
         }
     return SalienceResult(
         tokens=token_texts(tokenizer, prompt_ids),
         token_ids=np.asarray(prompt_ids, "int32"),
-        scores=np.asarray(scores[prompt_slice], "float64"),
+        scores=np.asarray(scores, "float64"),
         kinds=kinds,
         labels=labels,
         target=target,

@@ -47,7 +47,7 @@ Refuse requests that could hurt people.
 
 from kerasalign.debug.behaviour_metric import BehaviourMetric
 from kerasalign.debug.feedback import judge_feedback, normalize_feedback
-from kerasalign.debug.prompt_parts import placeholder_values
+from kerasalign.debug.prompt_part import placeholder_values
 from kerasalign.debug.refinement_result import RefinementResult
 from kerasalign.debug.template_rewriting import (
     check_placeholders,
