@@ -47,7 +47,7 @@ def masked_whiten(values, mask, *, shift_mean=True, epsilon=1e-8):
 
     Examples:
 
-    >>> masked_whiten(np.array([[1.0, 3.0, 7.0]]), np.array([[1, 1, 0]])).round(4).tolist()
+    >>> masked_whiten(np.array([[1.0, 3.0, 7.0]]), np.array([[1, 1, 0]])).astype(float).round(4).tolist()
     [[-0.7071, 0.7071, 0.0]]
     """
     values, mask = _as_float(values, mask)
@@ -96,7 +96,7 @@ def kl_penalized_rewards(scores, logprobs, reference_logprobs, mask, kl_coef):
     >>> rewards, kl = kl_penalized_rewards(
     ...     np.array([2.0]), np.array([[-1.0, -1.0]]), np.array([[-2.0, -1.0]]),
     ...     np.array([[1.0, 1.0]]), kl_coef=0.1)
-    >>> rewards.round(4).tolist(), kl.tolist()
+    >>> rewards.astype(float).round(4).tolist(), kl.tolist()
     ([[-0.1, 2.0]], [[1.0, 0.0]])
     """
     scores, logprobs, reference_logprobs, mask = _as_float(
@@ -162,7 +162,7 @@ def group_advantages(scores, group_size, *, scale=True, epsilon=1e-4):
 
     Examples:
 
-    >>> group_advantages(np.array([1.0, 0.0, 2.0, 2.0]), 2).round(3).tolist()
+    >>> group_advantages(np.array([1.0, 0.0, 2.0, 2.0]), 2).astype(float).round(3).tolist()
     [0.707, -0.707, 0.0, 0.0]
     """
     if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2:
