@@ -7,6 +7,12 @@ over response tokens only (`reduction="mean_with_sample_weight"`): Keras'
 default reduction would divide by every position, prompt and padding
 included, and report a loss that depends on how much padding there is.
 
+With `chunk_size` set, `call` returns the backbone's hidden states and
+`compute_loss` computes the same loss (and the token accuracy) from them a
+chunk of positions at a time (`kerasalign.trainers.chunked_token_loss`), so
+the float32 logits of the whole vocabulary (262,144 entries for Gemma 3)
+never exist for the whole batch at once.
+
 Examples:
 
 >>> import kerasalign
@@ -21,6 +27,8 @@ Examples:
 """
 
 import keras
+
+from kerasalign.trainers.chunked_token_loss import chunked_token_loss
 
 
 def masked_token_loss():
@@ -37,14 +45,51 @@ class SFTTrainer(keras.Model):
         causal_lm: `keras_hub.models.CausalLM`. The model to train (with
             LoRA enabled for parameter-efficient tuning, or without for full
             fine-tuning).
+        chunk_size: int. Compute the loss from hidden states this many
+            positions at a time instead of from full logits (less memory for
+            large vocabularies; `predict` then returns hidden states).
+            Defaults to `None` (full logits, Keras' own loss and metrics).
+        remat: bool. With `chunk_size`, recompute each chunk's logits in the
+            backward pass instead of keeping them. Defaults to `False`.
     """
 
-    def __init__(self, causal_lm, **kwargs):
+    def __init__(self, causal_lm, chunk_size=None, remat=False, **kwargs):
         super().__init__(**kwargs)
+        if chunk_size is not None and (
+            isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
+        ):
+            raise ValueError(
+                f"chunk_size must be a positive integer or None. Received: chunk_size={chunk_size!r}"
+            )
+        if remat and chunk_size is None:
+            raise ValueError("remat=True recomputes logits chunk by chunk: set chunk_size too.")
         self.causal_lm = causal_lm
+        self.chunk_size = chunk_size
+        self.remat = remat
+        if chunk_size is not None:
+            self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
 
     def call(self, inputs, training=False):
+        if self.chunk_size is not None:
+            return self.causal_lm.backbone(inputs, training=training)
         return self.causal_lm(inputs, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if self.chunk_size is None:
+            return super().compute_loss(x, y, y_pred, sample_weight, training)
+        loss, accuracy = chunked_token_loss(
+            self.causal_lm.backbone,
+            y_pred,
+            y,
+            sample_weight,
+            chunk_size=self.chunk_size,
+            remat=self.remat,
+        )
+        weight = (
+            keras.ops.size(y) if sample_weight is None else keras.ops.sum(sample_weight)
+        )
+        self.accuracy_tracker.update_state(accuracy, sample_weight=weight)
+        return loss
 
     def compile(
         self,
@@ -75,6 +120,14 @@ class SFTTrainer(keras.Model):
             optimizer = keras.optimizers.AdamW(
                 learning_rate=learning_rate, weight_decay=weight_decay
             )
+        if self.chunk_size is not None:
+            if loss is not None or weighted_metrics is not None:
+                raise ValueError(
+                    "With chunk_size the trainer computes its own loss and accuracy; "
+                    "do not pass loss or weighted_metrics."
+                )
+            super().compile(optimizer=optimizer, **kwargs)
+            return
         if weighted_metrics is None:
             weighted_metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
         super().compile(
