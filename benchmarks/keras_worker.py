@@ -1,0 +1,247 @@
+"""One benchmark run of kerasalign (or plain KerasHub) on one Keras backend.
+
+Run by `benchmarks/run.py` in a fresh process (the backend is fixed when
+Keras is imported); writes one JSON result.
+
+    KERAS_BACKEND=jax python benchmarks/keras_worker.py --data data.npz \
+        --config small --task sft --framework kerasalign --out result.json
+"""
+
+import argparse
+import os
+import sys
+import time
+
+BENCHMARKS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(BENCHMARKS))
+sys.path.insert(0, BENCHMARKS)
+
+import common  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--config", required=True, choices=sorted(common.CONFIGS))
+    parser.add_argument("--task", default="sft", choices=["sft", "dpo", "reward"])
+    parser.add_argument(
+        "--framework", default="kerasalign", choices=["kerasalign", "keras_hub"]
+    )
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--lora-rank", type=int, default=8)
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--quantize", default=None, choices=[None, "int8"])
+    parser.add_argument(
+        "--jit-compile", default="auto", choices=["auto", "true", "false"]
+    )
+    parser.add_argument("--chunk-size", type=int, default=None)
+    parser.add_argument("--out", required=True)
+    return parser.parse_args(argv)
+
+
+def build_causal_lm(config, dtype):
+    """A randomly initialised KerasHub CausalLM of the given architecture."""
+    import keras_hub
+
+    from kerasalign.models.tiny_presets import TOKENIZER_PATH
+
+    common_args = {
+        "vocabulary_size": config["vocabulary_size"],
+        "num_layers": config["num_layers"],
+        "num_query_heads": config["num_query_heads"],
+        "num_key_value_heads": config["num_key_value_heads"],
+        "hidden_dim": config["hidden_dim"],
+        "head_dim": config["head_dim"],
+        "dtype": dtype,
+    }
+    if config["family"] == "gemma":
+        # KerasHub's Gemma halves intermediate_dim (two gating kernels).
+        backbone = keras_hub.models.GemmaBackbone(
+            intermediate_dim=2 * config["intermediate_size"], **common_args
+        )
+        tokenizer = keras_hub.models.GemmaTokenizer(proto=str(TOKENIZER_PATH))
+        preprocessor = keras_hub.models.GemmaCausalLMPreprocessor(tokenizer=tokenizer)
+        model_class = keras_hub.models.GemmaCausalLM
+    else:
+        backbone = keras_hub.models.Gemma3Backbone(
+            intermediate_dim=config["intermediate_size"],
+            image_size=None,
+            vision_encoder=None,
+            query_head_dim_normalize=True,
+            use_query_key_norm=True,
+            use_post_ffw_norm=True,
+            use_post_attention_norm=True,
+            use_sliding_window_attention=config["sliding_window"] is not None,
+            sliding_window_size=config["sliding_window"] or 1024,
+            layer_norm_epsilon=1e-6,
+            **common_args,
+        )
+        tokenizer = keras_hub.models.Gemma3Tokenizer(
+            proto=str(TOKENIZER_PATH), has_vision_tokens=False
+        )
+        preprocessor = keras_hub.models.Gemma3CausalLMPreprocessor(tokenizer=tokenizer)
+        model_class = keras_hub.models.Gemma3CausalLM
+    # The preprocessor (a small tokenizer) is only there for classes that
+    # need one (RewardModel); the benchmark feeds token ids.
+    return model_class(backbone=backbone, preprocessor=preprocessor)
+
+
+def timing_callback(timer):
+    import keras
+
+    class StepTiming(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            timer.begin()
+
+        def on_train_batch_end(self, batch, logs=None):
+            # Reading the loss waits for the step to finish (JAX dispatches
+            # asynchronously), so each time covers exactly one step.
+            float((logs or {}).get("loss", 0.0))
+            timer.step_done()
+
+    return StepTiming()
+
+
+def jit_compile_value(text):
+    return {"auto": "auto", "true": True, "false": False}[text]
+
+
+def sft_inputs(data, rows):
+    import numpy as np
+
+    token_ids = data["token_ids"][:rows]
+    x = {
+        "token_ids": token_ids[:, :-1],
+        "padding_mask": np.ones_like(token_ids[:, :-1], dtype=bool),
+    }
+    return x, token_ids[:, 1:], data["response_mask"][:rows, 1:].astype("float32")
+
+
+def preference_inputs(data, rows):
+    import numpy as np
+
+    prompt = data["prompt_ids"][:rows]
+    batch = {}
+    for side in ("chosen", "rejected"):
+        token_ids = np.concatenate([prompt, data[f"{side}_ids"][:rows]], axis=1)
+        response_mask = np.zeros_like(token_ids, dtype=bool)
+        response_mask[:, prompt.shape[1] :] = True
+        batch[f"{side}_token_ids"] = token_ids
+        batch[f"{side}_padding_mask"] = np.ones_like(token_ids, dtype=bool)
+        batch[f"{side}_response_mask"] = response_mask
+    batch["margin"] = np.zeros((rows,), "float32")
+    return batch
+
+
+def run(args):
+    import keras
+    import numpy as np
+
+    from kerasalign.models import lora
+    from kerasalign.models.quantization import quantize_int8
+
+    config = common.CONFIGS[args.config]
+    data = dict(np.load(args.data))
+    keras.utils.set_random_seed(0)
+    setup_start = time.perf_counter()
+    causal_lm = build_causal_lm(config, args.dtype)
+    if args.quantize == "int8":
+        quantize_int8(causal_lm)
+    rows = (args.warmup + args.steps) * args.batch_size
+    jit_compile = jit_compile_value(args.jit_compile)
+    timer = common.StepTimer()
+    fit_args = {
+        "batch_size": args.batch_size,
+        "epochs": 1,
+        "shuffle": False,
+        "verbose": 0,
+        "callbacks": [timing_callback(timer)],
+    }
+    extra = {}
+    if args.task == "sft":
+        sequence_length = data["token_ids"].shape[1] - 1
+        sequences_per_step = args.batch_size
+        x, y, sample_weight = sft_inputs(data, rows)
+        if args.framework == "keras_hub":
+            causal_lm.backbone.enable_lora(
+                args.lora_rank, target_layer_names=["query", "value"]
+            )
+            causal_lm.compile(
+                optimizer=keras.optimizers.AdamW(learning_rate=2e-4, weight_decay=0.0),
+                jit_compile=jit_compile,
+            )
+            trainer = causal_lm
+        else:
+            from kerasalign.trainers.sft_trainer import SFTTrainer
+
+            lora.enable_lora(causal_lm, args.lora_rank)
+            trainer = SFTTrainer(causal_lm, chunk_size=args.chunk_size)
+            trainer.compile(learning_rate=2e-4, jit_compile=jit_compile)
+        setup_seconds = time.perf_counter() - setup_start
+        trainer.fit(x, y, sample_weight=sample_weight, **fit_args)
+        flops_per_token = common.training_flops_per_token(config, sequence_length)
+    else:
+        if args.framework != "kerasalign":
+            raise SystemExit("plain KerasHub has no DPO or reward-model training")
+        from kerasalign.trainers.dpo_trainer import DPOTrainer
+        from kerasalign.trainers.reward_model import RewardModel
+
+        lora.enable_lora(causal_lm, args.lora_rank)
+        x = preference_inputs(data, rows)
+        sequence_length = x["chosen_token_ids"].shape[1]
+        sequences_per_step = 2 * args.batch_size
+        if args.task == "dpo":
+            trainer = DPOTrainer(causal_lm, chunk_size=args.chunk_size)
+            trainer.compile(learning_rate=5e-5, jit_compile=jit_compile)
+            start = time.perf_counter()
+            x = trainer.precompute_reference_logprobs(x, batch_size=args.batch_size)
+            extra["reference_seconds"] = time.perf_counter() - start
+            flops_per_token = common.training_flops_per_token(config, sequence_length)
+        else:
+            trainer = RewardModel(causal_lm, sequence_length=sequence_length)
+            trainer.compile(learning_rate=1e-4, jit_compile=jit_compile)
+            # A reward model does not use the output layer.
+            no_head = dict(config, vocabulary_size=0)
+            flops_per_token = common.training_flops_per_token(no_head, sequence_length)
+        setup_seconds = time.perf_counter() - setup_start
+        trainer.fit(x, **fit_args)
+    tokens_per_step = sequences_per_step * sequence_length
+    result = common.summarise(
+        timer.step_seconds(),
+        args.warmup,
+        tokens_per_step,
+        flops_per_token * tokens_per_step,
+        setup_seconds,
+    )
+    result.update(extra)
+    result.update(
+        {
+            "framework": args.framework,
+            "backend": keras.config.backend(),
+            "task": args.task,
+            "config": args.config,
+            "dtype": args.dtype,
+            "quantize": args.quantize,
+            "jit_compile": args.jit_compile,
+            "batch_size": args.batch_size,
+            "sequence_length": sequence_length,
+            "tokens_per_step": tokens_per_step,
+            "flops_per_step": flops_per_token * tokens_per_step,
+            "trainable_parameters": int(
+                sum(np.prod(w.shape) for w in trainer.trainable_weights)
+            ),
+            "step_seconds": timer.step_seconds(),
+        }
+    )
+    return result
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    common.write_result(args.out, run(args))
+
+
+if __name__ == "__main__":
+    main()
