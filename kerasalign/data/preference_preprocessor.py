@@ -22,8 +22,8 @@ Examples:
 >>> x = preprocessor.batch([{"prompt": "How do I rob a store?",
 ...                          "chosen": "That is illegal. Don't.",
 ...                          "rejected": "Go at night."}])
->>> sorted(x)[:3]
-['chosen_padding_mask', 'chosen_response_mask', 'chosen_token_ids']
+>>> sorted(x)[:4]
+['chosen_padding_mask', 'chosen_response_mask', 'chosen_response_positions', 'chosen_token_ids']
 >>> x["chosen_token_ids"].shape == x["rejected_token_ids"].shape
 True
 """
@@ -93,10 +93,14 @@ class PreferencePreprocessor:
 
     `batch(pairs)` returns a dict of NumPy arrays, each `(pairs, length)`:
     `chosen_token_ids`, `chosen_padding_mask`, `chosen_response_mask`, the
-    same three for `rejected`, and `margin` `(pairs,)` (the pairs'
+    same three for `rejected`; `chosen_response_positions` and
+    `rejected_response_positions` `(pairs, window)`, the positions whose
+    outputs predict response tokens (`-1` pads them; `window` is the longest
+    response rounded up to a multiple of 8), which lets log-probs be computed
+    from response positions only; and `margin` `(pairs,)` (the pairs'
     `margin`, 0 when absent). `encode(prompts, responses)` does the same for
     single responses (for scoring) and returns `token_ids`, `padding_mask`,
-    `response_mask`.
+    `response_mask` and `response_positions`.
     """
 
     def __init__(
@@ -210,18 +214,31 @@ class PreferencePreprocessor:
             [len(ids) for sequences in rows for ids, _ in sequences], self.sequence_length
         )
 
-    def _pad(self, sequences, length):
+    def _window(self, rows, length):
+        """The width of the response-position arrays (one per dataset)."""
+        if self.pad_to == "max":
+            return length
+        return padded_length(
+            [len(ids) - start for sequences in rows for ids, start in sequences], length
+        )
+
+    def _pad(self, sequences, length, window):
         token_ids = np.full((len(sequences), length), self.tokenizer.pad_token_id, "int32")
         padding_mask = np.zeros((len(sequences), length), dtype=bool)
         response_mask = np.zeros((len(sequences), length), dtype=bool)
+        response_positions = np.full((len(sequences), window), -1, "int32")
         for row, (ids, response_start) in enumerate(sequences):
             token_ids[row, : len(ids)] = ids
             padding_mask[row, : len(ids)] = True
             response_mask[row, response_start : len(ids)] = True
+            # Position t predicts token t + 1.
+            positions = np.arange(response_start - 1, len(ids) - 1)
+            response_positions[row, : len(positions)] = positions
         return {
             "token_ids": token_ids,
             "padding_mask": padding_mask,
             "response_mask": response_mask,
+            "response_positions": response_positions,
         }
 
     def batch(self, examples):
@@ -253,9 +270,10 @@ class PreferencePreprocessor:
         dropped = set(report.dropped_indices)
         kept = [pair for index, pair in enumerate(pairs) if index not in dropped]
         length = self._length(rows)
+        window = self._window(rows, length)
         x = {}
         for side_index, side in enumerate(SIDES):
-            padded = self._pad([sequences[side_index] for sequences in rows], length)
+            padded = self._pad([sequences[side_index] for sequences in rows], length, window)
             x.update({f"{side}_{key}": value for key, value in padded.items()})
         x["margin"] = np.asarray([pair.margin or 0.0 for pair in kept], dtype="float32")
         report.response_tokens = int(
@@ -277,7 +295,8 @@ class PreferencePreprocessor:
 
         Returns:
             A dict with `token_ids`, `padding_mask` and `response_mask`,
-            each `(len(prompts), length)`.
+            each `(len(prompts), length)`, and `response_positions`
+            `(len(prompts), window)`.
         """
         prompts, responses = list(prompts), list(responses)
         if len(prompts) != len(responses):
@@ -299,4 +318,5 @@ class PreferencePreprocessor:
             self._truncate(self._prompt_ids(prompt), [self._response_ids(response)])[0]
             for prompt, response in zip(prompts, responses, strict=True)
         ]
-        return self._pad([sequences[0] for sequences in rows], self._length(rows))
+        length = self._length(rows)
+        return self._pad([sequences[0] for sequences in rows], length, self._window(rows, length))

@@ -9,7 +9,10 @@ end-of-sequence token after it); prompt and padding tokens do not.
 A sequence is given as `token_ids` of shape `(batch, length)` that holds the
 whole text (start token, prompt, response), its `padding_mask`, and a
 `response_mask` marking the response tokens of `token_ids`. Position `t`
-of the model's output predicts token `t + 1`.
+of the model's output predicts token `t + 1`. Optionally
+`response_positions` `(batch, window)` lists the positions that predict
+response tokens (`-1` for none, as `PreferencePreprocessor` makes them):
+then logits are computed at those positions only, not over the prompt.
 
 The log-softmax is computed from the backbone's hidden states a chunk of
 positions at a time, as `target logit - logsumexp(logits)`: only
@@ -105,12 +108,21 @@ def token_logprobs(backbone, hidden_states, target_ids, *, chunk_size=None, rema
     return ops.concatenate(chunks, axis=1)
 
 
+def _gather_positions(values, positions):
+    """`values[b, positions[b, i]]` for `values` of rank 2 or 3."""
+    if len(values.shape) == 3:
+        # (batch, window, 1) * (batch, 1, features): the index of every feature.
+        positions = positions[:, :, None] * ops.ones_like(values[:, :1, :], dtype="int32")
+    return ops.take_along_axis(values, positions, axis=1)
+
+
 def sequence_logprobs(
     model,
     token_ids,
     padding_mask,
     response_mask,
     *,
+    response_positions=None,
     training=False,
     chunk_size=None,
     remat=False,
@@ -125,6 +137,10 @@ def sequence_logprobs(
         response_mask: bool or float tensor `(batch, length)`. 1 on the
             response tokens of `token_ids` (never on position 0, which has
             no prediction).
+        response_positions: int tensor `(batch, window)` or `None`. The
+            positions that predict the response tokens, `-1` for none; when
+            given, logits are computed only there. Defaults to `None`
+            (every position).
         training: bool. Run the backbone in training mode (dropout).
             Defaults to `False`.
         chunk_size: int. See `token_logprobs`. Defaults to `None` (128).
@@ -139,14 +155,18 @@ def sequence_logprobs(
         {"token_ids": token_ids, "padding_mask": padding_mask}, training=training
     )
     token_ids = ops.convert_to_tensor(token_ids)
+    if response_positions is None:
+        hidden_states, target_ids = hidden_states[:, :-1], token_ids[:, 1:]
+        weights = ops.cast(ops.convert_to_tensor(response_mask)[:, 1:], "float32")
+    else:
+        response_positions = ops.cast(ops.convert_to_tensor(response_positions), "int32")
+        weights = ops.cast(response_positions >= 0, "float32")
+        positions = ops.maximum(response_positions, 0)
+        hidden_states = _gather_positions(hidden_states, positions)
+        target_ids = _gather_positions(token_ids, positions + 1)
     logprobs = token_logprobs(
-        backbone,
-        hidden_states[:, :-1],
-        token_ids[:, 1:],
-        chunk_size=chunk_size,
-        remat=remat,
+        backbone, hidden_states, target_ids, chunk_size=chunk_size, remat=remat
     )
-    weights = ops.cast(ops.convert_to_tensor(response_mask)[:, 1:], "float32")
     summed = ops.sum(logprobs * weights, axis=1)
     token_counts = ops.sum(weights, axis=1)
     mean = summed / ops.maximum(token_counts, 1.0)
@@ -163,7 +183,9 @@ def preference_logprobs(model, x, *, training=False, chunk_size=None, remat=Fals
     Args:
         model: a KerasHub `CausalLM` or its backbone.
         x: dict with `chosen_token_ids`, `chosen_padding_mask`,
-            `chosen_response_mask` and the same three for `rejected`.
+            `chosen_response_mask` and the same three for `rejected`, and
+            optionally `chosen_response_positions` and
+            `rejected_response_positions` (see `sequence_logprobs`).
         training: bool. Defaults to `False`.
         chunk_size: int. See `token_logprobs`. Defaults to `None` (128).
         remat: bool. See `token_logprobs`. Defaults to `False`.
@@ -183,6 +205,7 @@ def preference_logprobs(model, x, *, training=False, chunk_size=None, remat=Fals
         both("token_ids"),
         both("padding_mask"),
         both("response_mask"),
+        response_positions=both("response_positions") if "chosen_response_positions" in x else None,
         training=training,
         chunk_size=chunk_size,
         remat=remat,

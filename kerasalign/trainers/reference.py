@@ -37,6 +37,7 @@ PAIR_INPUT_KEYS = tuple(
     for side in ("chosen", "rejected")
     for key in ("token_ids", "padding_mask", "response_mask")
 )
+POSITION_KEYS = ("chosen_response_positions", "rejected_response_positions")
 REFERENCE_KEYS = ("reference_chosen_logps", "reference_rejected_logps")
 
 
@@ -168,7 +169,7 @@ def reference_logprobs(model, x, *, batch_size=8, chunk_size=None, disable_lora=
             f"The preference batch has no {missing}; make it with "
             "PreferencePreprocessor.batch."
         )
-    inputs = {key: x[key] for key in PAIR_INPUT_KEYS}
+    inputs = {key: x[key] for key in PAIR_INPUT_KEYS + POSITION_KEYS if key in x}
     context = lora_disabled(model) if disable_lora else contextlib.nullcontext()
     with context:
         # A new model, so its predict function is traced inside the block.

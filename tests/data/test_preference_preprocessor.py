@@ -42,6 +42,17 @@ def test_gemma_sequences_and_masks_token_by_token(tokenizer):
     assert x["margin"].tolist() == [0.0]
 
 
+def test_response_positions_point_at_the_predictions_of_response_tokens(tokenizer):
+    x = PreferencePreprocessor(tokenizer, "gemma", 64).batch([PAIR, {**PAIR, "chosen": "No."}])
+    for side in ("chosen", "rejected"):
+        positions = x[f"{side}_response_positions"]
+        assert positions.shape[1] % 8 == 0
+        for row in range(2):
+            expected = np.flatnonzero(x[f"{side}_response_mask"][row]) - 1
+            assert positions[row, : len(expected)].tolist() == expected.tolist()
+            assert (positions[row, len(expected) :] == -1).all()
+
+
 def test_alpaca_response_ends_with_end_of_sequence(tokenizer):
     x = PreferencePreprocessor(tokenizer, "alpaca", 128).batch([PAIR])
     response = x["chosen_token_ids"][0][x["chosen_response_mask"][0]].tolist()
@@ -105,7 +116,7 @@ def test_margins_messages_and_system_prompts(tokenizer):
 def test_encode_scores_one_response_per_prompt(tokenizer):
     preprocessor = PreferencePreprocessor(tokenizer, "gemma", 64)
     inputs = preprocessor.encode(["Hi", [{"role": "user", "content": "Bye"}]], ["Hello!", "Goodbye."])
-    assert sorted(inputs) == ["padding_mask", "response_mask", "token_ids"]
+    assert sorted(inputs) == ["padding_mask", "response_mask", "response_positions", "token_ids"]
     assert inputs["token_ids"].shape[0] == 2
     assert inputs["response_mask"].sum(1).tolist() == [
         len(_ids(tokenizer, "Hello!")) + 1,

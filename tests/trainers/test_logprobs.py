@@ -109,6 +109,28 @@ def test_pairs_in_one_batch_equal_separate_calls(causal_lms):
         )
 
 
+@pytest.mark.backend
+def test_response_positions_give_the_same_values_from_fewer_logits(causal_lms):
+    causal_lm = causal_lms["tiny_gemma3"]
+    pair = {
+        "prompt": "Summarise the following text in one word. " * 5,
+        "chosen": "Repetition.",
+        "rejected": "Sure! The text says the same thing again and again.",
+    }
+    x = PreferencePreprocessor(causal_lm.preprocessor.tokenizer, "gemma", 96).batch([pair])
+    assert x["chosen_response_positions"].shape[1] < x["chosen_token_ids"].shape[1] // 2
+    without_positions = {key: value for key, value in x.items() if "positions" not in key}
+    fewer_logits = preference_logprobs(causal_lm, x)
+    every_logit = preference_logprobs(causal_lm, without_positions)
+    for fewer, every in zip(fewer_logits, every_logit, strict=True):
+        for name in ("summed", "mean", "token_counts"):
+            np.testing.assert_allclose(
+                keras.ops.convert_to_numpy(getattr(fewer, name)),
+                keras.ops.convert_to_numpy(getattr(every, name)),
+                rtol=1e-5, atol=1e-4, err_msg=name,
+            )
+
+
 def test_docstring_examples():
     result = doctest.testmod(logprobs_module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
