@@ -99,13 +99,20 @@ def training_flops_per_token(config, sequence_length, lora=True):
     return (4 if lora else 6) * weights + 3 * attention
 
 
-def make_sft_data(config, rows, sequence_length, seed=0):
+def make_sft_data(config, rows, sequence_length, seed=0, mixed_lengths=False):
     """Random token ids and a response mask, identical for every framework.
+
+    Args:
+        mixed_lengths: bool. Give rows lengths drawn uniformly between an
+            eighth of `sequence_length` and all of it (padding after them),
+            as real SFT data has. Defaults to `False` (every row full).
 
     Returns:
         `{"token_ids": (rows, sequence_length + 1) int32,
-          "response_mask": same shape, 1 on response tokens}`; the prompt is
-        the first quarter of each row.
+          "response_mask": same shape, 1 on response tokens,
+          "lengths": (rows,) tokens per row, the target included}`; the
+        prompt is the first quarter of each full row (the first eighth, at
+        most, of a shorter one).
     """
     rng = np.random.default_rng(seed)
     token_ids = rng.integers(
@@ -115,9 +122,27 @@ def make_sft_data(config, rows, sequence_length, seed=0):
         dtype=np.int32,
     )
     token_ids[:, 0] = BOS_ID
-    response_mask = np.zeros_like(token_ids)
-    response_mask[:, sequence_length // 4 + 1 :] = 1
-    return {"token_ids": token_ids, "response_mask": response_mask}
+    lengths = np.full((rows,), sequence_length + 1)
+    if mixed_lengths:
+        lengths = rng.integers(sequence_length // 8, sequence_length + 1, size=rows) + 1
+    positions = np.arange(sequence_length + 1)[None, :]
+    prompt_lengths = np.minimum(sequence_length // 4, lengths // 2)
+    response_mask = (positions > prompt_lengths[:, None]) & (
+        positions < lengths[:, None]
+    )
+    token_ids[positions >= lengths[:, None]] = PAD_ID
+    return {
+        "token_ids": token_ids,
+        "response_mask": response_mask.astype(np.int32),
+        "lengths": lengths,
+    }
+
+
+def row_lengths(data):
+    """Tokens per SFT row (all full when the data has no `lengths`)."""
+    if "lengths" in data:
+        return data["lengths"]
+    return np.full((len(data["token_ids"]),), data["token_ids"].shape[1])
 
 
 def make_preference_data(config, rows, sequence_length, seed=0):
@@ -176,12 +201,25 @@ class StepTimer:
         return np.diff(times).tolist()
 
 
-def summarise(step_seconds, warmup, tokens_per_step, flops_per_step, setup_seconds):
-    """Median step time after warm-up, tokens/s, FLOP/s and compile time."""
+def summarise(
+    step_seconds,
+    warmup,
+    tokens_per_step,
+    flops_per_step,
+    setup_seconds,
+    mean_based=False,
+):
+    """Median step time after warm-up, tokens/s, FLOP/s and compile time.
+
+    With `mean_based` (steps of different sizes: mixed lengths), tokens/s
+    and FLOP/s use the mean timed step instead of the median, and
+    `tokens_per_step` is the mean over the dataset's steps.
+    """
     timed = step_seconds[warmup:]
     if not timed:
         raise ValueError("no timed steps: raise --steps above --warmup")
     median = float(np.median(timed))
+    per_step = float(np.mean(timed)) if mean_based else median
     return {
         "steps_timed": len(timed),
         "step_seconds_median": median,
@@ -190,8 +228,8 @@ def summarise(step_seconds, warmup, tokens_per_step, flops_per_step, setup_secon
         "first_step_seconds": float(step_seconds[0]),
         # The first step traces and compiles (JAX, TF) or warms caches (torch).
         "compile_seconds": float(max(step_seconds[0] - median, 0.0)),
-        "tokens_per_second": tokens_per_step / median,
-        "flops_per_second": flops_per_step / median,
+        "tokens_per_second": tokens_per_step / per_step,
+        "flops_per_second": flops_per_step / per_step,
         "setup_seconds": setup_seconds,
         "peak_rss_bytes": peak_rss_bytes(),
     }

@@ -37,6 +37,9 @@ def parse_args(argv=None):
         "--jit-compile", default="auto", choices=["auto", "true", "false"]
     )
     parser.add_argument("--chunk-size", type=int, default=None)
+    parser.add_argument(
+        "--bucket", type=int, default=None, help="SFT: LengthBuckets(multiple=N)"
+    )
     parser.add_argument("--out", required=True)
     return parser.parse_args(argv)
 
@@ -112,9 +115,11 @@ def sft_inputs(data, rows):
     import numpy as np
 
     token_ids = data["token_ids"][:rows]
+    input_lengths = common.row_lengths(data)[:rows] - 1
+    positions = np.arange(token_ids.shape[1] - 1)[None, :]
     x = {
         "token_ids": token_ids[:, :-1],
-        "padding_mask": np.ones_like(token_ids[:, :-1], dtype=bool),
+        "padding_mask": positions < input_lengths[:, None],
     }
     return x, token_ids[:, 1:], data["response_mask"][:rows, 1:].astype("float32")
 
@@ -160,6 +165,7 @@ def run(args):
         "callbacks": [timing_callback(timer)],
     }
     extra = {}
+    warmup = args.warmup
     if args.task == "sft":
         sequence_length = data["token_ids"].shape[1] - 1
         sequences_per_step = args.batch_size
@@ -180,11 +186,28 @@ def run(args):
             trainer = SFTTrainer(causal_lm, chunk_size=args.chunk_size)
             trainer.compile(learning_rate=2e-4, jit_compile=jit_compile)
         setup_seconds = time.perf_counter() - setup_start
-        trainer.fit(x, y, sample_weight=sample_weight, **fit_args)
+        real_tokens = int(x["padding_mask"].sum())
+        if args.bucket:
+            from kerasalign.data.length_buckets import LengthBuckets
+
+            batches = LengthBuckets(
+                x, y, sample_weight, batch_size=args.batch_size, multiple=args.bucket
+            )
+            extra["padding_fraction"] = batches.padding_fraction()
+            fit_args.pop("batch_size")
+            # Each bucket shape compiles once: the first epoch is the warm-up
+            # (it compiles every shape) and the second is timed.
+            fit_args["epochs"] = 2
+            warmup = len(batches)
+            trainer.fit(batches, **fit_args)
+        else:
+            extra["padding_fraction"] = 1.0 - real_tokens / x["padding_mask"].size
+            trainer.fit(x, y, sample_weight=sample_weight, **fit_args)
         flops_per_token = common.training_flops_per_token(config, sequence_length)
     else:
         if args.framework != "kerasalign":
             raise SystemExit("plain KerasHub has no DPO or reward-model training")
+        real_tokens = 0
         from kerasalign.trainers.dpo_trainer import DPOTrainer
         from kerasalign.trainers.reward_model import RewardModel
 
@@ -208,12 +231,16 @@ def run(args):
         setup_seconds = time.perf_counter() - setup_start
         trainer.fit(x, **fit_args)
     tokens_per_step = sequences_per_step * sequence_length
+    mixed = args.task == "sft" and real_tokens < x["padding_mask"].size
+    if mixed:
+        tokens_per_step = real_tokens / (args.warmup + args.steps)
     result = common.summarise(
         timer.step_seconds(),
-        args.warmup,
+        warmup,
         tokens_per_step,
         flops_per_token * tokens_per_step,
         setup_seconds,
+        mean_based=mixed,
     )
     result.update(extra)
     result.update(
@@ -225,6 +252,8 @@ def run(args):
             "dtype": args.dtype,
             "quantize": args.quantize,
             "jit_compile": args.jit_compile,
+            "chunk_size": args.chunk_size,
+            "bucket": args.bucket,
             "batch_size": args.batch_size,
             "sequence_length": sequence_length,
             "tokens_per_step": tokens_per_step,

@@ -19,7 +19,10 @@ Variants (`--variants`, comma separated): `trl`, `kerasalign-<backend>`,
 suffixes `-bf16` (bfloat16 weights and compute), `-int8` (int8 base),
 `-xla` / `-noxla` (force `jit_compile` on or off; on torch "on" means
 `torch.compile`), `-chunk<N>` (SFT loss / DPO log-probs from hidden states,
-N positions at a time). Writes `results.json`
+N positions at a time), `-bucket<N>` (SFT in `LengthBuckets` of multiple N).
+With `--mixed-lengths` SFT rows have lengths between 1/8 and all of
+`--sequence-length` and tokens/s counts real (non-padding) tokens over the
+mean timed step. Writes `results.json`
 and `results.md` into `--output`.
 """
 
@@ -69,6 +72,7 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--sequence-length", type=int, default=256)
     parser.add_argument("--lora-rank", type=int, default=8)
+    parser.add_argument("--mixed-lengths", action="store_true")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
@@ -95,12 +99,16 @@ def parse_variant(name):
             raise SystemExit(f"bad variant {name!r}")
         spec = {"framework": parts[0], "backend": parts[1]}
         options = parts[2:]
-    spec.update(dtype="float32", quantize=None, jit_compile="auto", chunk_size=None)
+    spec.update(
+        dtype="float32", quantize=None, jit_compile="auto", chunk_size=None, bucket=None
+    )
     for option in options:
         if option == "bf16":
             spec["dtype"] = "bfloat16"
         elif option == "int8":
             spec["quantize"] = "int8"
+        elif option.startswith("bucket") and option[6:].isdigit():
+            spec["bucket"] = int(option[6:])
         elif option.startswith("chunk") and option[5:].isdigit():
             spec["chunk_size"] = int(option[5:])
         elif option in ("xla", "noxla"):
@@ -130,6 +138,8 @@ def worker_command(spec, task, args, data_path, out_path):
         command += ["--quantize", spec["quantize"]]
     if spec["chunk_size"]:
         command += ["--chunk-size", str(spec["chunk_size"])]
+    if spec["bucket"]:
+        command += ["--bucket", str(spec["bucket"])]
     return command
 
 
@@ -235,6 +245,7 @@ def aggregate(runs, ceilings):
                 "compile_seconds": median("compile_seconds"),
                 "peak_rss_bytes": median("peak_rss_bytes"),
                 "reference_seconds": median("reference_seconds"),
+                "padding_fraction": median("padding_fraction"),
                 "flops_per_second": median("flops_per_second"),
                 "ceiling_fraction": median("flops_per_second") / ceiling,
                 "trainable_parameters": good[0].get("trainable_parameters"),
@@ -277,29 +288,38 @@ def markdown(report):
         f"- Matmul ceiling (JAX, 2048^3, best of 10, median over rounds): "
         f"{report['ceiling']['float32'] / 1e9:.0f} GFLOP/s float32, "
         f"{report['ceiling']['bfloat16'] / 1e9:.0f} GFLOP/s bfloat16.",
+        (
+            "- SFT rows have mixed lengths (1/8 to all of the sequence length); "
+            "tokens/s counts real tokens over the mean timed step; `pad` is the "
+            "share of computed positions that are padding."
+            if report["settings"].get("mixed_lengths")
+            else "- Every row is full (no padding)."
+        ),
         "- DPO and reward: tokens count both sequences of each pair; DPO uses "
         "precomputed reference log-probs on both sides (time in `ref s`, not in "
         "the steps).",
         "",
         "| task | variant | tokens/s (min-max) | step s | compile s | peak RSS GB "
-        "| ref s | GFLOP/s | % of ceiling | vs TRL |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| ref s | pad | GFLOP/s | % of ceiling | vs TRL |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["summary"]:
         if "error" in row:
             error = row["error"].splitlines()[-1][:80] if row["error"] else "failed"
             lines.append(
-                f"| {row['task']} | {row['variant']} | failed: {error} |||||||||"
+                f"| {row['task']} | {row['variant']} | failed: {error} ||||||||||"
             )
             continue
         low, high = row["tokens_per_second_range"]
         reference = row.get("reference_seconds")
+        padding = row.get("padding_fraction")
         versus = f"{row['vs_trl']:.2f}x" if "vs_trl" in row else "-"
         lines.append(
             f"| {row['task']} | {row['variant']} | {row['tokens_per_second']:,.0f} "
             f"({low:,.0f}-{high:,.0f}) | {row['step_seconds']:.2f} "
             f"| {row['compile_seconds']:.1f} | {row['peak_rss_bytes'] / 1e9:.2f} "
             f"| {'' if reference is None else f'{reference:.1f}'} "
+            f"| {'' if padding is None else f'{100 * padding:.0f}%'} "
             f"| {row['flops_per_second'] / 1e9:.0f} | {100 * row['ceiling_fraction']:.0f}% "
             f"| {versus} |"
         )
@@ -315,7 +335,9 @@ def main(argv=None):
     data_path = output / "runs" / "data.npz"
     np.savez(
         data_path,
-        **common.make_sft_data(config, rows, args.sequence_length),
+        **common.make_sft_data(
+            config, rows, args.sequence_length, mixed_lengths=args.mixed_lengths
+        ),
         **common.make_preference_data(config, rows, args.sequence_length),
     )
     plan = []
@@ -340,6 +362,7 @@ def main(argv=None):
                 "batch_size",
                 "sequence_length",
                 "lora_rank",
+                "mixed_lengths",
                 "warmup",
                 "steps",
                 "repeats",

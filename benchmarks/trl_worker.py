@@ -175,13 +175,24 @@ def run(args):
     callbacks = [step_timer_callback(timer)]
     extra = {}
     if args.task == "sft":
+        # Labels are the inputs (the model shifts them); rows keep their own
+        # length and the collator pads each batch to its longest row.
+        lengths = common.row_lengths(data)[:rows] - 1
         token_ids = data["token_ids"][:rows, :-1]
         labels = np.where(data["response_mask"][:rows, :-1] == 1, token_ids, -100)
         dataset = datasets.Dataset.from_dict(
-            {"input_ids": token_ids.tolist(), "labels": labels.tolist()}
+            {
+                "input_ids": [
+                    ids[:n].tolist() for ids, n in zip(token_ids, lengths, strict=True)
+                ],
+                "labels": [
+                    ids[:n].tolist() for ids, n in zip(labels, lengths, strict=True)
+                ],
+            }
         )
         sequence_length = token_ids.shape[1]
         sequences_per_step = args.batch_size
+        real_tokens = int(lengths.sum())
         trainer = trl.SFTTrainer(
             model=model,
             args=trl.SFTConfig(
@@ -198,6 +209,7 @@ def run(args):
         )
         flops_per_token = common.training_flops_per_token(config, sequence_length)
     elif args.task == "reward":
+        real_tokens = 0
         prompt = data["prompt_ids"][:rows]
         chosen = np.concatenate([prompt, data["chosen_ids"][:rows]], axis=1)
         rejected = np.concatenate([prompt, data["rejected_ids"][:rows]], axis=1)
@@ -219,6 +231,7 @@ def run(args):
         no_head = dict(config, vocabulary_size=0)
         flops_per_token = common.training_flops_per_token(no_head, sequence_length)
     else:
+        real_tokens = 0
 
         def words(ids):
             return " ".join(f"t{i}" if i != common.BOS_ID else "<bos>" for i in ids)
@@ -263,12 +276,16 @@ def run(args):
     setup_seconds = time.perf_counter() - setup_start
     trainer.train()
     tokens_per_step = sequences_per_step * sequence_length
+    mixed = args.task == "sft" and real_tokens < rows * sequence_length
+    if mixed:
+        tokens_per_step = real_tokens / (args.warmup + args.steps)
     result = common.summarise(
         timer.step_seconds(),
         args.warmup,
         tokens_per_step,
         flops_per_token * tokens_per_step,
         setup_seconds,
+        mean_based=mixed,
     )
     result.update(extra)
     result.update(
