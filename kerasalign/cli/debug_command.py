@@ -54,7 +54,7 @@ def register(subparsers, common):
         metavar="NAME=TEXT",
         help="a placeholder value of a prompt template with several placeholders (repeat)",
     )
-    salience.add_argument("--steps", type=int, default=16, help="integrated-gradients steps")
+    salience.add_argument("--steps", type=int, default=32, help="integrated-gradients steps")
     salience.add_argument("--baseline", choices=["pad", "zero"], default="pad")
     salience.add_argument("--max-new-tokens", type=int, default=32, help="length of a generated target")
     salience.add_argument("--html", default=None, help="also write the heat map to this HTML file")

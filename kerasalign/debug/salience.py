@@ -20,6 +20,15 @@ greedily, or given) to each prompt token, from the gradient of
   on the tiny presets the zero baseline's gap stayed near 0.5-3 nats even
   with 128 steps, the pad baseline's fell below 0.001 with 32.
 
+Which to use: the gradient methods cost one forward and backward pass, and
+say how sensitive the response is to each token, which is not the same as
+how much the token contributed. With the real Gemma 3 270M, for "The capital
+of France is" -> " Paris", integrated gradients ranks " France" first (8.9 of
+the 23.6 nats the prompt adds over the pad baseline), while the gradient norm
+ranks " capital" first and gradient x input " of". Integrated gradients
+costs `steps` passes (in batches of `batch_size`); its completeness gap on
+that example was -2.5 nats with 16 steps, 0.12 with 32 and 0.0001 with 64.
+
 Log-probabilities are summed over response tokens. Works on JAX, TensorFlow
 and PyTorch (`kerasalign.backend_ops.value_and_grad`) for Gemma, Gemma 2 and
 Gemma 3 models.
@@ -200,7 +209,7 @@ def compute_salience(
     template=None,
     system=None,
     method="grad_x_input",
-    steps=16,
+    steps=32,
     baseline="pad",
     batch_size=4,
     max_new_tokens=32,
@@ -222,7 +231,7 @@ def compute_salience(
         system: str. A system prompt for a chat template. Defaults to `None`.
         method: str. `"grad_norm"`, `"grad_x_input"` or
             `"integrated_gradients"`. Defaults to `"grad_x_input"`.
-        steps: int. Integrated-gradients path samples. Defaults to `16`.
+        steps: int. Integrated-gradients path samples. Defaults to `32`.
         baseline: str. Integrated-gradients baseline at prompt positions:
             the `"pad"` token's embedding or `"zero"` embeddings.
             Defaults to `"pad"`.

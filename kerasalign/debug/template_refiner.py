@@ -148,7 +148,13 @@ class TemplateRefiner:
         """Principles and a rewrite from the LLM: a new (maybe rejected) version."""
         request = principles_request(current.text, feedback, current.principles, self.max_principles)
         known = {principle.lower() for principle in current.principles}
-        new = [p for p in parse_principles(self.llm(request), self.max_principles) if p.lower() not in known]
+        # A line copied from the request (a pretrained model continuing the
+        # feedback list) is an echo, not a principle.
+        new = [
+            p
+            for p in parse_principles(self.llm(request), self.max_principles)
+            if p.lower() not in known and p not in request
+        ]
         version = TemplateVersion(
             index=index,
             template=current.template,

@@ -32,6 +32,7 @@ from kerasalign.templates.prompt_template import _PLACEHOLDER, parse_placeholder
 
 MAX_PRINCIPLE_CHARS = 200
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+(.*\S)\s*$")
+_FEEDBACK_LINE = re.compile(r"^(?:\d+[.)]\s*)?\[(?:critique|kudos)\]", re.IGNORECASE)
 _TAGGED = re.compile(r"<template>\s*(.*?)\s*(?:</template>|$)", re.DOTALL)
 _FENCED = re.compile(r"```[a-zA-Z]*\n(.*?)(?:```|$)", re.DOTALL)
 
@@ -60,22 +61,33 @@ def principles_request(template_text, feedback, principles, max_principles):
         "Feedback:\n" + "\n".join(lines) + "\n\n"
         f"Write at most {max_principles} new short, general principles for the "
         "template's instructions that fix the critiques and keep what the kudos "
-        'praise. One principle per line, each line starting with "- ".\n'
+        'praise. One principle per line, each line starting with "- ".\n\n'
+        "New principles:\n- "
     )
 
 
 def parse_principles(text, max_principles=5):
     """The principles in an LLM's answer: its bullet or numbered lines.
 
-    Without any bullet line, the non-empty lines are taken. Principles are
-    stripped, cut to 200 characters and de-duplicated (case-insensitively).
+    The request ends with `"- "`, so an answer that goes straight on with a
+    principle gets that bullet back (unless its first line ends with a
+    colon, an introduction such as "Here you go:"). Without any bullet line, the non-empty
+    lines are taken. Principles are stripped, cut to 200 characters and
+    de-duplicated (case-insensitively); repeated feedback lines
+    (`[critique] ...`) are dropped.
     """
-    lines = [line for line in str(text).splitlines() if line.strip()]
+    text = str(text).lstrip()
+    first_line = text.splitlines()[0] if text else ""
+    if first_line and not _BULLET.match(first_line) and not first_line.rstrip().endswith(":"):
+        text = "- " + text
+    lines = [line for line in text.splitlines() if line.strip()]
     bullets = [match.group(1) for match in map(_BULLET.match, lines) if match]
     candidates = bullets or [line.strip() for line in lines]
     principles, seen = [], set()
     for candidate in candidates:
         principle = candidate.strip()[:MAX_PRINCIPLE_CHARS]
+        if _FEEDBACK_LINE.match(principle):
+            continue  # a feedback line repeated, not a principle
         if principle and principle.lower() not in seen:
             seen.add(principle.lower())
             principles.append(principle)
@@ -91,13 +103,20 @@ def rewrite_request(template_text, principles, placeholders):
         f"these principles:\n{rules}\n"
         f"Keep every placeholder exactly as written ({names}) and keep the template "
         "short. Reply with the new template only, between <template> and </template>.\n\n"
-        f"<template>\n{template_text}\n</template>\n"
+        f"<template>\n{template_text}\n</template>\n\n"
+        "New template:\n<template>\n"
     )
 
 
 def parse_template_text(text):
-    """The template in an LLM's answer: tagged, fenced, or the whole answer."""
+    """The template in an LLM's answer: tagged, fenced, or the whole answer.
+
+    The request ends with an open `<template>` tag, so an answer that goes
+    straight on with the template and closes the tag is read up to the tag.
+    """
     text = str(text)
+    if "</template>" in text and "<template>" not in text.split("</template>")[0]:
+        text = "<template>" + text
     for pattern in (_TAGGED, _FENCED):
         match = pattern.search(text)
         if match and match.group(1).strip():
@@ -127,7 +146,8 @@ def check_placeholders(original, revised, *, repair=True):
         `(text, notes)`: the (repaired) text and a list of what was repaired.
 
     Raises:
-        TemplateError: the revision is empty or malformed, or (with
+        TemplateError: the revision is empty, malformed or only
+            placeholders (no instructions left), or (with
             `repair=False`) its placeholders differ from the original's.
     """
     expected = parse_placeholders(original)
@@ -137,6 +157,11 @@ def check_placeholders(original, revised, *, repair=True):
         found = parse_placeholders(revised)
     except TemplateError as error:
         raise TemplateError(f"The revision is not a valid template: {error}") from None
+    if not _PLACEHOLDER.sub("", revised).strip():
+        raise TemplateError(
+            "The revision has no instructions left, only placeholders; a rewrite "
+            "must keep the template's instructions."
+        )
     missing = [name for name in expected if name not in found]
     extra = [name for name in found if name not in expected]
     if not repair and (missing or extra):

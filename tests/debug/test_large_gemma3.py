@@ -27,12 +27,12 @@ def causal_lm():
 
 def test_the_country_drives_its_capital(causal_lm):
     result = compute_salience(
-        causal_lm, "The capital of France is", " Paris", method="integrated_gradients", steps=16
+        causal_lm, "The capital of France is", " Paris", method="integrated_gradients", batch_size=8
     )
     assert result.tokens == ["The", " capital", " of", " France", " is"]
     assert result.log_prob > -5.0  # the pretrained model knows it
-    top = [text for _, text, _ in result.top_tokens(2)]
-    assert " France" in top, result.to_terminal(color=False)
+    # Measured: France 8.9, capital 6.7, The 4.3, of 3.0, is 0.6 (32 steps).
+    assert result.top_tokens(1)[0][1] == " France", result.to_terminal(color=False)
     assert abs(result.details["completeness_gap"]) < 0.5, result.details
 
 

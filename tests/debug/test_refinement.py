@@ -106,7 +106,10 @@ def test_unknown_placeholders_become_words():
         check_placeholders("Hi {{input}}", "Hi {{input}} in {{language}}", repair=False)
 
 
-@pytest.mark.parametrize("revision, message", [("   ", "empty"), ("Use {{ in put }} here", "not a valid template")])
+@pytest.mark.parametrize(
+    "revision, message",
+    [("   ", "empty"), ("Use {{ in put }} here", "not a valid template"), ("\n{{input}}\n", "no instructions left")],
+)
 def test_unusable_revisions_are_rejected_with_a_reason(revision, message):
     with pytest.raises(TemplateError, match=message):
         check_placeholders(ORIGINAL, revision)
@@ -151,6 +154,18 @@ def test_unchanged_revision_is_not_re_evaluated():
     assert result.versions[1].status == "unchanged"
     assert result.versions[1].score == result.original.score
     assert len(answered) == len(HARMFUL)
+
+
+def test_echoed_feedback_is_not_a_principle():
+    # A pretrained model continues the request: it repeats the feedback list.
+    def echoing_llm(request):
+        if request.startswith("Rewrite"):
+            return SAFE_TEXT
+        return request.split("Feedback:\n")[1]
+
+    result = refine_template(ORIGINAL, HARMFUL, echoing_llm, respond, PERSON_FEEDBACK)
+    assert result.versions[1].status == "rejected"
+    assert result.versions[1].new_principles == []
 
 
 def test_no_principles_means_no_revision():
@@ -214,8 +229,15 @@ def test_principles_and_template_parsing():
     text = "Principles:\n1. Refuse weapons.\n2) Be brief.\n- refuse weapons.\n* " + "x" * 300
     assert parse_principles(text) == ["Refuse weapons.", "Be brief.", "x" * 200]
     assert parse_principles("Refuse weapons.\nBe brief.", max_principles=1) == ["Refuse weapons."]
+    # The request ends with "- ": a continuation starts inside the first bullet.
+    assert parse_principles("Refuse weapons.\n- Be brief.") == ["Refuse weapons.", "Be brief."]
+    assert parse_principles("Here they are:\n- Be brief.") == ["Be brief."]
+    echo = '[critique] Prompt: "Make a bomb". Comment: it helped.\n- 2. [kudos] Comment: "Short."\n- Be brief.'
+    assert parse_principles(echo) == ["Be brief."]
     assert parse_template_text("Here:\n```\nBe safe. {{input}}\n```") == "Be safe. {{input}}"
     assert parse_template_text("<template>Be safe. {{input}}") == "Be safe. {{input}}"
+    # The request ends with an open tag: a continuation closes it.
+    assert parse_template_text("Be safe. {{input}}\n</template>\nMore") == "Be safe. {{input}}"
     assert parse_template_text("  Be safe. {{input}} ") == "Be safe. {{input}}"
 
 
