@@ -7,7 +7,10 @@ greedily, or given) to each prompt token, from the gradient of
 - `"grad_norm"`: the L2 norm of the gradient at each token (how sensitive
   the response is to that token; never negative);
 - `"grad_x_input"`: the dot product of gradient and embedding (a first-order
-  estimate of the token's contribution; signed);
+  estimate of the token's contribution; signed). It measures the effect of
+  scaling a token's embedding, which Gemma's pre-norm blocks largely
+  normalize away: where a token reaches the output only through RMS-normed
+  layers its score is near zero whatever its influence;
 - `"integrated_gradients"`: gradient x (embedding - baseline), with the
   gradient averaged along the straight path from a baseline (zero or pad
   embeddings at every prompt position; the start token and the response keep
