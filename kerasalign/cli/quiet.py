@@ -41,9 +41,14 @@ def silence_native_stderr():
 
 
 def preload_backend():
-    """Import Keras, KerasHub and the backend and list devices, quietly."""
+    """Import Keras, KerasHub and the backend quietly.
+
+    On JAX the device list is also built here, since that is when JAX prints
+    its CUDA probing messages; `keras.distribution` exists on JAX only.
+    """
     with silence_native_stderr():
         import keras
         import keras_hub  # noqa: F401
 
-        keras.distribution.list_devices()
+        if keras.config.backend() == "jax":
+            keras.distribution.list_devices()
