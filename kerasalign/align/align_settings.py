@@ -6,9 +6,11 @@ subset of the held-out prompts. The full run uses everything.
 
 Examples:
 
->>> settings = AlignSettings.for_run(preset="tiny_gemma", quick=True)
+>>> settings = AlignSettings.for_run(preset="gemma3_270m_gguf", quick=True)
 >>> settings.eval_limit, settings.sft_epochs
 (20, 1)
+>>> AlignSettings.for_run(preset="tiny_gemma", quick=True).eval_limit
+6
 """
 
 import dataclasses
