@@ -63,6 +63,18 @@ CONFIGS = {
         "intermediate_size": 2048,
         "sliding_window": 512,
     },
+    # google/gemma-3-1b's architecture (for accelerators).
+    "gemma3_1b": {
+        "family": "gemma3",
+        "vocabulary_size": 262144,
+        "num_layers": 26,
+        "num_query_heads": 4,
+        "num_key_value_heads": 1,
+        "hidden_dim": 1152,
+        "head_dim": 256,
+        "intermediate_size": 6912,
+        "sliding_window": 512,
+    },
 }
 
 PAD_ID, EOS_ID, BOS_ID = 0, 1, 2
@@ -240,6 +252,25 @@ def write_result(path, result):
         json.dump(result, file, indent=2)
 
 
+def accelerator_name():
+    """The GPU's name as `nvidia-smi` gives it, or `None` (CPU only)."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("nvidia-smi"):
+        return None
+    try:
+        completed = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return completed.stdout.strip() or None
+
+
 def machine_description():
     """CPU model, core count and memory, for the report header."""
     cpu = platform.processor() or platform.machine()
@@ -259,6 +290,7 @@ def machine_description():
         pass
     return {
         "cpu": cpu,
+        "accelerator": accelerator_name(),
         "cores": os.cpu_count(),
         "memory_bytes": memory,
         "platform": platform.platform(),

@@ -44,8 +44,12 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def build_causal_lm(config, dtype):
-    """A randomly initialised KerasHub CausalLM of the given architecture."""
+def build_causal_lm(config, dtype, with_preprocessor=True):
+    """A randomly initialised KerasHub CausalLM of the given architecture.
+
+    `with_preprocessor=False` leaves the tokenizer out (SFT and DPO feed token
+    ids), so the worker also runs where TensorFlow Text is not installed.
+    """
     import keras_hub
 
     from kerasalign.models.tiny_presets import TOKENIZER_PATH
@@ -64,8 +68,9 @@ def build_causal_lm(config, dtype):
         backbone = keras_hub.models.GemmaBackbone(
             intermediate_dim=2 * config["intermediate_size"], **common_args
         )
-        tokenizer = keras_hub.models.GemmaTokenizer(proto=str(TOKENIZER_PATH))
-        preprocessor = keras_hub.models.GemmaCausalLMPreprocessor(tokenizer=tokenizer)
+        preprocessor_class = keras_hub.models.GemmaCausalLMPreprocessor
+        tokenizer_class = keras_hub.models.GemmaTokenizer
+        tokenizer_args = {}
         model_class = keras_hub.models.GemmaCausalLM
     else:
         backbone = keras_hub.models.Gemma3Backbone(
@@ -81,11 +86,14 @@ def build_causal_lm(config, dtype):
             layer_norm_epsilon=1e-6,
             **common_args,
         )
-        tokenizer = keras_hub.models.Gemma3Tokenizer(
-            proto=str(TOKENIZER_PATH), has_vision_tokens=False
-        )
-        preprocessor = keras_hub.models.Gemma3CausalLMPreprocessor(tokenizer=tokenizer)
+        preprocessor_class = keras_hub.models.Gemma3CausalLMPreprocessor
+        tokenizer_class = keras_hub.models.Gemma3Tokenizer
+        tokenizer_args = {"has_vision_tokens": False}
         model_class = keras_hub.models.Gemma3CausalLM
+    preprocessor = None
+    if with_preprocessor:
+        tokenizer = tokenizer_class(proto=str(TOKENIZER_PATH), **tokenizer_args)
+        preprocessor = preprocessor_class(tokenizer=tokenizer)
     # The preprocessor (a small tokenizer) is only there for classes that
     # need one (RewardModel); the benchmark feeds token ids.
     return model_class(backbone=backbone, preprocessor=preprocessor)
@@ -151,7 +159,9 @@ def run(args):
     data = dict(np.load(args.data))
     keras.utils.set_random_seed(0)
     setup_start = time.perf_counter()
-    causal_lm = build_causal_lm(config, args.dtype)
+    causal_lm = build_causal_lm(
+        config, args.dtype, with_preprocessor=args.task == "reward"
+    )
     if args.quantize == "int8":
         quantize_int8(causal_lm)
     rows = (args.warmup + args.steps) * args.batch_size

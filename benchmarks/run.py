@@ -78,6 +78,12 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per run")
     parser.add_argument("--output", default="benchmarks/results")
+    parser.add_argument(
+        "--ceiling-size",
+        type=int,
+        default=2048,
+        help="matmul size for the ceiling (8192 on a GPU)",
+    )
     args = parser.parse_args(argv)
     args.tasks = [task.strip() for task in args.tasks.split(",") if task.strip()]
     for task in args.tasks:
@@ -171,15 +177,17 @@ def run_worker(spec, task, args, data_path, out_path):
     return result
 
 
-def measure_ceiling(output):
+def measure_ceiling(output, size):
     out_path = output / "runs" / f"ceiling-{time.time_ns()}.json"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    script = str(BENCHMARKS / "matmul_ceiling.py")
     completed, _ = run_process(
-        [sys.executable, str(BENCHMARKS / "matmul_ceiling.py"), "--out", str(out_path)],
+        [sys.executable, script, "--size", str(size), "--out", str(out_path)],
         env,
         600,
     )
     if completed.returncode != 0:
+        print(f"matmul ceiling failed: {completed.stderr.strip()[-600:]}", flush=True)
         return None
     return json.loads(out_path.read_text())
 
@@ -273,7 +281,7 @@ def markdown(report):
         f"# kerasalign vs TRL + PEFT: {report['config_name']} config",
         "",
         f"- Date: {report['date']}",
-        f"- Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
+        f"- Machine: {report['machine'].get('accelerator') or ''} {report['machine']['cpu']}, {report['machine']['cores']} cores, "
         f"{(report['machine']['memory_bytes'] or 0) / 2**30:.0f} GiB; "
         f"load average before/after: {report['load_before']} / {report['load_after']}",
         "- Versions: "
@@ -285,7 +293,8 @@ def markdown(report):
         f"tokens, LoRA rank {report['settings']['lora_rank']} on query and value, "
         f"{report['settings']['warmup']} warm-up + {report['settings']['steps']} timed steps, "
         f"{report['settings']['repeats']} interleaved rounds; medians over rounds.",
-        f"- Matmul ceiling (JAX, 2048^3, best of 10, median over rounds): "
+        f"- Matmul ceiling (JAX, {report['settings'].get('ceiling_size', 2048)}^3, "
+        "best of 10, median over rounds): "
         f"{report['ceiling']['float32'] / 1e9:.0f} GFLOP/s float32, "
         f"{report['ceiling']['bfloat16'] / 1e9:.0f} GFLOP/s bfloat16.",
         (
@@ -366,13 +375,14 @@ def main(argv=None):
                 "warmup",
                 "steps",
                 "repeats",
+                "ceiling_size",
             )
         },
         "load_before": load_average(),
     }
     runs, ceilings = [], []
     for round_index in range(args.repeats):
-        ceiling = measure_ceiling(output)
+        ceiling = measure_ceiling(output, args.ceiling_size)
         if ceiling:
             ceilings.append(ceiling)
         shift = round_index % len(plan)
