@@ -27,7 +27,11 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it.
 _EXPORTS = {
     "ChatTemplate": "kerasalign.templates",
+    "DPOTrainer": "kerasalign.trainers",
+    "GRPOTrainer": "kerasalign.trainers",
+    "PPOTrainer": "kerasalign.trainers",
     "PromptTemplate": "kerasalign.templates",
+    "RewardModel": "kerasalign.trainers",
     "SFTTrainer": "kerasalign.trainers",
     "enable_lora": "kerasalign.models",
     "load_adapter": "kerasalign.models",

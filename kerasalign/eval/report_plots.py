@@ -23,11 +23,11 @@ Examples:
 True
 """
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+# Figures are built with `matplotlib.figure.Figure`, not pyplot, so writing a
+# PNG never changes the process-wide backend (a notebook keeps its inline plots).
+from matplotlib.figure import Figure
 
 OUTCOME_BARS = {
     "harmful prompts": (
@@ -51,7 +51,8 @@ def plot_outcomes(summaries, path):
         path: str. Where to write the PNG.
     """
     stages = list(summaries)
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.2 + 0.25 * len(stages)))
+    figure = Figure(figsize=(10, 3.2 + 0.25 * len(stages)))
+    axes = figure.subplots(1, 2)
     positions = np.arange(len(stages))
     for axis, (title, bars) in zip(axes, OUTCOME_BARS.items(), strict=True):
         left = np.zeros(len(stages))
@@ -72,7 +73,6 @@ def plot_outcomes(summaries, path):
         )
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)
 
 
 def plot_policy_rates(by_policy, path):
@@ -89,7 +89,8 @@ def plot_policy_rates(by_policy, path):
         ("helpful_rate", "benign_prompts", "helpful-answer rate on benign prompts"),
     )
     height = max(3.5, 0.3 * len(policies) * max(1, len(stages)) / 2 + 1.5)
-    figure, axes = plt.subplots(1, 2, figsize=(11, height), sharey=True)
+    figure = Figure(figsize=(11, height))
+    axes = figure.subplots(1, 2, sharey=True)
     positions = np.arange(len(policies))
     width = 0.8 / max(1, len(stages))
     for axis, (key, count_key, title) in zip(axes, panels, strict=True):
@@ -110,7 +111,6 @@ def plot_policy_rates(by_policy, path):
     figure.legend(handles, labels, loc="lower center", ncol=len(stages), fontsize=8)
     figure.tight_layout(rect=(0, 0.05, 1, 1))
     figure.savefig(path, dpi=100)
-    plt.close(figure)
 
 
 def plot_score_distribution(scores, path, *, label="judge score"):
@@ -121,7 +121,8 @@ def plot_score_distribution(scores, path, *, label="judge score"):
         path: str. Where to write the PNG.
         label: str. What the scores are. Defaults to `"judge score"`.
     """
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    figure = Figure(figsize=(10, 3.5))
+    axes = figure.subplots(1, 2)
     everything = [v for kinds in scores.values() for vs in kinds.values() for v in vs]
     low, high = (min(everything), max(everything)) if everything else (0.0, 1.0)
     bins = np.linspace(low, high if high > low else low + 1.0, 21)
@@ -137,4 +138,3 @@ def plot_score_distribution(scores, path, *, label="judge score"):
             axis.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)

@@ -125,12 +125,16 @@ def _use_sampler(model, name, kwargs):
     """Compile the sampler into the model unless it is already the one in use.
 
     `CausalLM.compile` drops the compiled generate function, so compiling on
-    every call would recompile generation every time.
+    every call would recompile generation every time. The sampler object is
+    remembered too: when other code compiled the model with another sampler
+    since (the RLHF trainers compile their sampling sampler into the policy),
+    the key alone would still match and `"greedy"` would silently sample.
     """
     key = (name, tuple(sorted(kwargs.items())))
-    if getattr(model, "_kerasalign_sampler", None) != key:
+    cached = getattr(model, "_kerasalign_sampler", None)
+    if cached is None or cached[0] != key or getattr(model, "sampler", None) is not cached[1]:
         model.compile(sampler=make_sampler(name, **kwargs))
-        model._kerasalign_sampler = key
+        model._kerasalign_sampler = (key, model.sampler)
 
 
 def _first_tokens(tokenizer, texts, count):

@@ -213,7 +213,11 @@ class OnlineTrainer(keras.Model):
                 f"not greedy decoding). Received: sampler={sampler!r}"
             )
         self.policy = policy
-        self.reward = check_reward(reward)
+        # The reward is not part of the trained model: set without Keras'
+        # tracking, or a RewardModel's weights would become trainable weights
+        # of this trainer, which the optimizer then updates (weight decay) and
+        # keeps slots for.
+        object.__setattr__(self, "reward", check_reward(reward))
         self.template = template
         self._template = get_template(template)
         self.max_new_tokens = check_integer("max_new_tokens", max_new_tokens)

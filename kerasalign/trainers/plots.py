@@ -11,10 +11,9 @@ Examples:
 True
 """
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+# Figures are built with `matplotlib.figure.Figure`, not pyplot, so writing a
+# PNG never changes the process-wide backend (a notebook keeps its inline plots).
+from matplotlib.figure import Figure
 
 
 def _metric_names(history, keys):
@@ -39,9 +38,8 @@ def plot_training_curves(history, path, *, title="Training", keys=None):
         keys: list of str. Metrics to plot. Defaults to all.
     """
     names = _metric_names(history, keys) or ["loss"]
-    figure, axes = plt.subplots(
-        1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False
-    )
+    figure = Figure(figsize=(4.5 * len(names), 3.5))
+    axes = figure.subplots(1, len(names), squeeze=False)
     steps_per_epoch = max(1, len(history["steps"]) // max(1, len(history["epochs"])))
     for axis, name in zip(axes[0], names):
         step_rows = [row for row in history["steps"] if name in row]
@@ -68,4 +66,3 @@ def plot_training_curves(history, path, *, title="Training", keys=None):
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)

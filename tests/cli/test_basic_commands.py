@@ -32,7 +32,6 @@ def test_generate_greedy_is_deterministic(run_cli):
     assert first["completions"][0]["prompt"] == "Hello"
 
 
-@pytest.mark.backend
 def test_sft_command_trains_and_writes_outputs(run_cli, sft_file, tmp_path):
     code, out, err, result = run_cli(
         "sft", "--preset", "tiny_gemma", "--data", sft_file, "--template", "gemma",

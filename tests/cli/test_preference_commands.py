@@ -22,7 +22,6 @@ def pairs_file(tmp_path):
 TINY = ("--preset", "tiny_gemma", "--sequence-length", "64", "--lora-rank", "8", "--lora-targets", "all")
 
 
-@pytest.mark.backend
 def test_reward_command_trains_and_writes_a_loadable_reward_model(run_cli, pairs_file, tmp_path):
     code, out, err, result = run_cli(
         "reward", *TINY, "--data", pairs_file, "--epochs", "4", "--batch-size", "4",
@@ -115,7 +114,6 @@ def test_dpo_command_lists_every_loss():
     assert np.all([name in losses.DEFAULT_BETAS for name in dpo_command.LOSS_NAMES])
 
 
-@pytest.mark.backend
 @pytest.mark.parametrize("module_name", ["reward_run", "dpo_run"])
 def test_run_docstring_examples(module_name):
     import doctest

@@ -6,8 +6,6 @@ import pytest
 
 from kerasalign.cli.main import main
 
-pytestmark = pytest.mark.backend
-
 
 @pytest.fixture
 def run_cli(capsys):

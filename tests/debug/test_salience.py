@@ -27,7 +27,6 @@ from kerasalign.debug.salience import token_texts, tokenize_parts
 from kerasalign.errors import KerasAlignError
 from kerasalign.models import load_causal_lm
 
-pytestmark = pytest.mark.backend
 
 COLOUR_TEMPLATE = "Words: {{words}}\nColour:"
 GOLDEN_TEMPLATE = "Q: {{question}}\nA:"
@@ -50,6 +49,7 @@ def tiny_gemma3():
     return load_causal_lm("tiny_gemma3")
 
 
+@pytest.mark.backend
 @pytest.mark.parametrize("method", ["grad_norm", "grad_x_input", "integrated_gradients"])
 @pytest.mark.parametrize(
     "words, colour",
@@ -77,6 +77,7 @@ def test_generated_target_is_the_colour(colour_model):
     assert segments["input"] > segments["instructions"]
 
 
+@pytest.mark.backend
 def test_forward_from_embeddings_matches_the_model(tiny_gemma3):
     token_ids = np.array([[2, 651, 1945, 300, 17]], "int32")
     padding_mask = np.ones_like(token_ids)
@@ -89,6 +90,7 @@ def test_forward_from_embeddings_matches_the_model(tiny_gemma3):
     )
 
 
+@pytest.mark.backend
 @pytest.mark.parametrize("method", sorted(GOLDEN_SCORES))
 def test_scores_agree_with_the_stored_values_on_every_backend(tiny_gemma3, method):
     result = compute_salience(
@@ -99,6 +101,7 @@ def test_scores_agree_with_the_stored_values_on_every_backend(tiny_gemma3, metho
     np.testing.assert_allclose(result.scores, GOLDEN_SCORES[method], rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.backend
 def test_integrated_gradients_completeness(tiny_gemma3):
     result = compute_salience(
         tiny_gemma3, "Is the sky blue?", " Yes.", template=GOLDEN_TEMPLATE,

@@ -103,3 +103,26 @@ def test_grpo_fit_checks_the_minibatch_split():
     trainer.compile()
     with pytest.raises(KerasAlignError, match="rollout batch of 9 responses"):
         trainer.fit(PROMPTS, batch_size=3, verbose=0)
+
+
+def test_a_reward_model_is_not_part_of_the_trained_weights():
+    policy = _policy()
+    reward_model = kerasalign.RewardModel(
+        kerasalign.load_causal_lm("tiny_gemma", lora_rank=2), sequence_length=32
+    )
+    trainer = GRPOTrainer(policy, reward_model, num_generations=2, max_new_tokens=2)
+    trained = {id(weight) for weight in trainer.trainable_weights}
+    assert trained == {id(weight) for weight in policy.trainable_weights}
+    assert not trained & {id(weight) for weight in reward_model.weights}
+
+
+def test_greedy_generation_is_greedy_again_after_rl_sampling():
+    from kerasalign.models.generation import generate
+
+    policy = _policy()
+    first = generate(policy, PROMPTS[:2], max_new_tokens=4)
+    trainer = GRPOTrainer(
+        policy, contains_line_break, num_generations=2, max_new_tokens=4, seed=0
+    )
+    trainer.rollout(PROMPTS[:2])  # compiles a sampling sampler into the policy
+    assert generate(policy, PROMPTS[:2], max_new_tokens=4) == first
