@@ -181,7 +181,18 @@ class AlignJob:
         )
         x = preprocessor.batch(self._pairs())
         x = {**x, **reference_logprobs(policy, x, batch_size=s.batch_size, disable_lora=False)}
-        trainer = DPOTrainer(policy, loss="sigmoid", beta=s.dpo_beta)
+        # Gemma 3's 262,144-entry vocabulary: float32 logits of 16 sequences
+        # x 128 positions are 2 GB a chunk, and keeping every chunk for the
+        # backward pass took a 2-core, 24 GB machine out of memory (19.6 GB
+        # resident). Smaller chunks recomputed in the backward pass fit.
+        large_vocabulary = policy.backbone.vocabulary_size > 65536
+        trainer = DPOTrainer(
+            policy,
+            loss="sigmoid",
+            beta=s.dpo_beta,
+            chunk_size=64 if large_vocabulary else None,
+            remat=large_vocabulary,
+        )
         trainer.compile(learning_rate=s.dpo_learning_rate)
         history, seconds = fit_with_guards(
             trainer, x, epochs=s.dpo_epochs, batch_size=s.batch_size, verbose=self.verbose
