@@ -19,6 +19,11 @@ import json
 import os
 import sys
 
+# The command line runs on JAX, the default backend, unless KERAS_BACKEND
+# says otherwise: Keras' own fallback (~/.keras/keras.json, written on first
+# import) is TensorFlow.
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
 # Commands that need no deep-learning backend start faster without it.
 COMMANDS_WITHOUT_BACKEND = {"data"}
 
