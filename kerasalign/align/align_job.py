@@ -168,7 +168,7 @@ class AlignJob:
 
     def _dpo(self, directory, results):
         from kerasalign.data.preference_preprocessor import PreferencePreprocessor
-        from kerasalign.trainers.dpo_trainer import DPOTrainer
+        from kerasalign.trainers.dpo_trainer import DPOTrainer, memory_saving_logprobs
         from kerasalign.trainers.reference import reference_logprobs
         from kerasalign.trainers.training_run import fit_with_guards, write_run_outputs
 
@@ -181,17 +181,8 @@ class AlignJob:
         )
         x = preprocessor.batch(self._pairs())
         x = {**x, **reference_logprobs(policy, x, batch_size=s.batch_size, disable_lora=False)}
-        # Gemma 3's 262,144-entry vocabulary: float32 logits of 16 sequences
-        # x 128 positions are 2 GB a chunk, and keeping every chunk for the
-        # backward pass took a 2-core, 24 GB machine out of memory (19.6 GB
-        # resident). Smaller chunks recomputed in the backward pass fit.
-        large_vocabulary = policy.backbone.vocabulary_size > 65536
         trainer = DPOTrainer(
-            policy,
-            loss="sigmoid",
-            beta=s.dpo_beta,
-            chunk_size=64 if large_vocabulary else None,
-            remat=large_vocabulary,
+            policy, loss="sigmoid", beta=s.dpo_beta, **memory_saving_logprobs(policy)
         )
         trainer.compile(learning_rate=s.dpo_learning_rate)
         history, seconds = fit_with_guards(

@@ -23,7 +23,7 @@ import keras
 
 from kerasalign.data.preference_preprocessor import PreferencePreprocessor
 from kerasalign.models import lora
-from kerasalign.trainers.dpo_trainer import DPOTrainer
+from kerasalign.trainers.dpo_trainer import DPOTrainer, memory_saving_logprobs
 from kerasalign.trainers.training_run import (
     fit_with_guards,
     save_model_weights,
@@ -102,6 +102,7 @@ def run_dpo(
         label_smoothing=label_smoothing,
         gamma=gamma,
         reference_lora=reference_lora,
+        **memory_saving_logprobs(policy),
     )
     trainer.compile(learning_rate=learning_rate)
     start = time.perf_counter()
