@@ -37,6 +37,7 @@ from kerasalign.align.stage_runner import Stage, StageRunner
 from kerasalign.models import load_adapter, load_causal_lm, save_adapter
 
 EVAL_FILE = "eval.json"
+SFT_CHUNK_SIZE = 64
 
 
 def _subset(records, count, seed):
@@ -130,6 +131,10 @@ class AlignJob:
             output_dir=directory / "train",
             verbose=self.verbose,
             seed=s.seed,
+            bucket_multiple=s.bucket_multiple,
+            # Logits only at response positions, 64 at a time: with Gemma 3's
+            # 262k vocabulary the output layer is most of a step.
+            chunk_size=SFT_CHUNK_SIZE,
         )
         save_adapter(model, directory / "adapter")
         return {
@@ -153,7 +158,13 @@ class AlignJob:
         x = reward_model.preprocessor.batch(self._pairs())
         reward_model.compile(learning_rate=s.reward_learning_rate)
         history, seconds = fit_with_guards(
-            reward_model, x, epochs=s.reward_epochs, batch_size=s.batch_size, verbose=self.verbose
+            reward_model,
+            x,
+            epochs=s.reward_epochs,
+            batch_size=s.batch_size,
+            verbose=self.verbose,
+            bucket_multiple=s.bucket_multiple,
+            seed=s.seed,
         )
         summary = {"final": history["epochs"][-1], "train_seconds": seconds}
         write_run_outputs(
@@ -186,7 +197,13 @@ class AlignJob:
         )
         trainer.compile(learning_rate=s.dpo_learning_rate)
         history, seconds = fit_with_guards(
-            trainer, x, epochs=s.dpo_epochs, batch_size=s.batch_size, verbose=self.verbose
+            trainer,
+            x,
+            epochs=s.dpo_epochs,
+            batch_size=s.batch_size,
+            verbose=self.verbose,
+            bucket_multiple=s.bucket_multiple,
+            seed=s.seed,
         )
         save_adapter(policy, directory / "adapter")
         summary = {"first_step": history["steps"][0], "final": history["epochs"][-1], "train_seconds": seconds}
@@ -250,13 +267,21 @@ class AlignJob:
     def stages(self):
         """The pipeline's stages, in order."""
         s = self.settings.to_dict()
-        evaluation = {k: s[k] for k in ("preset", "eval_limit", "max_new_tokens", "template", "sequence_length")}
+
+        def pick(*keys):
+            return {key: s[key] for key in keys}
+
+        evaluation = pick("preset", "eval_limit", "max_new_tokens", "template", "sequence_length")
+        # Each stage depends on its own settings (and, through the runner's
+        # chained fingerprints, on every earlier stage): retuning DPO keeps
+        # the SFT stage.
+        training = ("batch_size", "bucket_multiple", "lora_rank", "lora_targets", "seed")
         return [
             Stage("base_eval", self._evaluate(None), cost=1.0, settings=evaluation),
-            Stage("sft", self._sft, cost=2.0, settings=s),
+            Stage("sft", self._sft, cost=2.0, settings=pick("sft_examples", "sft_epochs", "sft_learning_rate", *training)),
             Stage("sft_eval", self._evaluate("sft"), cost=1.0, settings=evaluation),
-            Stage("reward", self._reward, cost=1.0, settings=s),
-            Stage("dpo", self._dpo, cost=1.5, settings=s),
+            Stage("reward", self._reward, cost=1.0, settings=pick("preference_pairs", "reward_epochs", "reward_learning_rate", *training)),
+            Stage("dpo", self._dpo, cost=1.5, settings=pick("preference_pairs", "dpo_epochs", "dpo_learning_rate", "dpo_beta", *training)),
             Stage("dpo_eval", self._evaluate("dpo"), cost=1.0, settings=evaluation),
             Stage("report", self._report, cost=0.1),
         ]

@@ -27,6 +27,9 @@ class AlignSettings:
         preference_pairs: int or None. Preference pairs used (None: all).
         sft_epochs, reward_epochs, dpo_epochs: int. Epochs per stage.
         batch_size: int. Training batch size.
+        bucket_multiple: int or None. Training batches hold rows of similar
+            length, trimmed to a multiple of this many tokens (None: every
+            batch padded to `sequence_length`).
         sequence_length: int. Tokens per training sequence.
         lora_rank: int. LoRA rank of SFT (continued by DPO) and the reward
             model.
@@ -48,6 +51,7 @@ class AlignSettings:
     reward_epochs: int = 1
     dpo_epochs: int = 1
     batch_size: int = 8
+    bucket_multiple: int | None = 32
     sequence_length: int = 256
     lora_rank: int = 16
     lora_targets: str = "all"

@@ -81,6 +81,7 @@ def run(args):
         output_dir=args.output,
         verbose=0 if args.json else "auto",
         seed=args.seed,
+        bucket_multiple=args.bucket_multiple,
     )
     summary["data"] = report.to_dict()
     if not args.json:

@@ -65,6 +65,7 @@ def run(args):
         base_preset=args.preset,
         verbose=0 if args.json else "auto",
         seed=args.seed,
+        bucket_multiple=args.bucket_multiple,
     )
     summary["data"] = report.to_dict()
     if not args.json:

@@ -14,7 +14,9 @@ It takes the arrays the preprocessors make: `SFTPreprocessor.batch` gives
 (for `DPOTrainer`, add the reference log-probs first with
 `trainer.precompute_reference_logprobs(x)`). Every array whose second
 dimension is the padded length is trimmed; the others (`margin`, reference
-log-probs) are batched as they are. The length of a row is the number of
+log-probs) are batched as they are, except position lists (keys ending in
+`positions`, `-1` for none): they are trimmed to the longest list of the batch (one width for all such keys),
+rounded up the same way. The length of a row is the number of
 `True` entries of its `padding_mask` (or the longest of the `*_padding_mask`
 entries of a pair).
 
@@ -131,13 +133,26 @@ class LengthBuckets(keras.utils.PyDataset):
             return array[rows, :length]
         return array[rows]
 
+    def positions_width(self, rows):
+        """The trimmed width of a batch's position lists (one for all keys,
+        so that a pair's chosen and rejected lists stay concatenable)."""
+        lists = [value for key, value in self.x.items() if key.endswith("positions")]
+        count = max([int((value[rows] >= 0).sum(axis=1).max()) for value in lists] + [1])
+        width = -(-count // self.multiple) * self.multiple
+        return min(width, max(value.shape[1] for value in lists))
+
     def __len__(self):
         return len(self._batches)
 
     def __getitem__(self, index):
         rows = np.sort(self._batches[index])
         length = self.batch_length(rows)
-        x = {key: self._take(value, rows, length) for key, value in self.x.items()}
+        x = {
+            key: value[rows, : self.positions_width(rows)]
+            if key.endswith("positions")
+            else self._take(value, rows, length)
+            for key, value in self.x.items()
+        }
         batch = (x,)
         if self.y is not None:
             batch += (self._take(self.y, rows, length),)

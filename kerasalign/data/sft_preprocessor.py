@@ -231,3 +231,27 @@ class SFTPreprocessor:
             y[0],
             sample_weight[0],
         )
+
+
+def loss_positions(sample_weight):
+    """The positions that carry loss, row by row, padded with -1.
+
+    `SFTTrainer(chunk_size=...)` computes logits only at these positions
+    when `x["loss_positions"]` holds them: with a large vocabulary the output
+    layer is most of a step's compute, and prompt and padding positions need
+    none of it. The width is the largest count of a row.
+
+    Examples:
+
+    >>> import numpy as np
+    >>> loss_positions(np.array([[0, 1, 1, 0], [1, 0, 0, 0]], "float32"))
+    array([[ 1,  2],
+           [ 0, -1]], dtype=int32)
+    """
+    weighted = np.asarray(sample_weight) > 0
+    width = max(int(weighted.sum(axis=1).max()), 1) if len(weighted) else 1
+    positions = np.full((len(weighted), width), -1, "int32")
+    for row, mask in enumerate(weighted):
+        found = np.flatnonzero(mask)
+        positions[row, : len(found)] = found
+    return positions

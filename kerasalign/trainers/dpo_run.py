@@ -56,6 +56,7 @@ def run_dpo(
     callbacks=None,
     verbose="auto",
     seed=0,
+    bucket_multiple=None,
 ):
     """Preference-tune `policy` on pairs and optionally write the outputs.
 
@@ -80,6 +81,9 @@ def run_dpo(
         callbacks: list of Keras callbacks. Defaults to `None`.
         verbose: Keras verbosity. Defaults to `"auto"`.
         seed: int. Shuffling seed. Defaults to `0`.
+        bucket_multiple: int. Batch pairs of similar length, each batch
+            trimmed to a multiple of this many tokens (see `LengthBuckets`).
+            Defaults to `None` (every batch padded to the longest pair).
 
     Returns:
         A summary dict: final metrics, timing (`reference_seconds`,
@@ -120,6 +124,8 @@ def run_dpo(
         early_stopping_patience=early_stopping_patience,
         callbacks=callbacks,
         verbose=verbose,
+        bucket_multiple=bucket_multiple,
+        seed=seed,
     )
     real_tokens = int(x["chosen_padding_mask"].sum() + x["rejected_padding_mask"].sum())
     tokens = real_tokens * len(history["epochs"])

@@ -108,7 +108,7 @@ def token_logprobs(backbone, hidden_states, target_ids, *, chunk_size=None, rema
     return ops.concatenate(chunks, axis=1)
 
 
-def _gather_positions(values, positions):
+def gather_positions(values, positions):
     """`values[b, positions[b, i]]` for `values` of rank 2 or 3."""
     if len(values.shape) == 3:
         # (batch, window, 1) * (batch, 1, features): the index of every feature.
@@ -162,8 +162,8 @@ def sequence_logprobs(
         response_positions = ops.cast(ops.convert_to_tensor(response_positions), "int32")
         weights = ops.cast(response_positions >= 0, "float32")
         positions = ops.maximum(response_positions, 0)
-        hidden_states = _gather_positions(hidden_states, positions)
-        target_ids = _gather_positions(token_ids, positions + 1)
+        hidden_states = gather_positions(hidden_states, positions)
+        target_ids = gather_positions(token_ids, positions + 1)
     logprobs = token_logprobs(
         backbone, hidden_states, target_ids, chunk_size=chunk_size, remat=remat
     )

@@ -45,6 +45,7 @@ def run_reward(
     callbacks=None,
     verbose="auto",
     seed=0,
+    bucket_multiple=None,
 ):
     """Train a reward model on preference pairs and optionally write it.
 
@@ -64,6 +65,9 @@ def run_reward(
         callbacks: list of Keras callbacks. Defaults to `None`.
         verbose: Keras verbosity. Defaults to `"auto"`.
         seed: int. Shuffling seed. Defaults to `0`.
+        bucket_multiple: int. Batch pairs of similar length, each batch
+            trimmed to a multiple of this many tokens (see `LengthBuckets`).
+            Defaults to `None` (every batch padded to the longest pair).
 
     Returns:
         A summary dict: final metrics, timing, preprocessing report, files.
@@ -86,6 +90,8 @@ def run_reward(
         early_stopping_patience=early_stopping_patience,
         callbacks=callbacks,
         verbose=verbose,
+        bucket_multiple=bucket_multiple,
+        seed=seed,
     )
     real_tokens = int(x["chosen_padding_mask"].sum() + x["rejected_padding_mask"].sum())
     tokens = real_tokens * len(history["epochs"])

@@ -17,7 +17,7 @@ Examples:
 
 import keras
 
-from kerasalign.data.sft_preprocessor import SFTPreprocessor
+from kerasalign.data.sft_preprocessor import SFTPreprocessor, loss_positions
 from kerasalign.models import lora
 from kerasalign.trainers.sft_trainer import SFTTrainer
 from kerasalign.trainers.training_run import (  # noqa: F401 (re-exported)
@@ -46,6 +46,9 @@ def run_sft(
     callbacks=None,
     verbose="auto",
     seed=0,
+    bucket_multiple=None,
+    chunk_size=None,
+    remat=False,
 ):
     """Fine-tune `model` on `examples` and optionally write the outputs.
 
@@ -68,6 +71,16 @@ def run_sft(
         callbacks: list of Keras callbacks. Defaults to `None`.
         verbose: Keras verbosity. Defaults to `"auto"` (a progress bar).
         seed: int. Shuffling seed. Defaults to `0`.
+        bucket_multiple: int. Batch rows of similar length, each batch
+            trimmed to a multiple of this many tokens (see `LengthBuckets`):
+            much faster when lengths vary. Defaults to `None` (every batch
+            padded to the longest example).
+        chunk_size: int. Compute the loss from hidden states this many
+            positions at a time, and only at response positions (see
+            `SFTTrainer`): much less compute and memory with a large
+            vocabulary. Defaults to `None` (full logits).
+        remat: bool. With `chunk_size`, recompute each chunk's logits in the
+            backward pass. Defaults to `False`.
 
     Returns:
         A summary dict: final metrics, timing, preprocessing report, files.
@@ -83,7 +96,12 @@ def run_sft(
     validation_data = None
     if eval_examples:
         validation_data = preprocessor.batch(eval_examples)
-    trainer = SFTTrainer(model)
+    if chunk_size is not None:
+        x = {**x, "loss_positions": loss_positions(sample_weight)}
+        if validation_data is not None:
+            vx, vy, vw = validation_data
+            validation_data = ({**vx, "loss_positions": loss_positions(vw)}, vy, vw)
+    trainer = SFTTrainer(model, chunk_size=chunk_size, remat=remat)
     trainer.compile(learning_rate=learning_rate)
     history, seconds = fit_with_guards(
         trainer,
@@ -96,6 +114,8 @@ def run_sft(
         early_stopping_patience=early_stopping_patience,
         callbacks=callbacks,
         verbose=verbose,
+        bucket_multiple=bucket_multiple,
+        seed=seed,
     )
     tokens = int(x["padding_mask"].sum()) * len(history["epochs"])
     summary = {
@@ -117,6 +137,8 @@ def run_sft(
             "sequence_length": length,
             "learning_rate": learning_rate,
             "early_stopping_patience": early_stopping_patience,
+            "bucket_multiple": bucket_multiple,
+            "chunk_size": chunk_size,
         },
         "files": [],
     }

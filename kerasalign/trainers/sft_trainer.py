@@ -11,7 +11,11 @@ With `chunk_size` set, `call` returns the backbone's hidden states and
 `compute_loss` computes the same loss (and the token accuracy) from them a
 chunk of positions at a time (`kerasalign.trainers.chunked_token_loss`), so
 the float32 logits of the whole vocabulary (262,144 entries for Gemma 3)
-never exist for the whole batch at once.
+never exist for the whole batch at once. When `x` also holds
+`"loss_positions"` (`kerasalign.data.sft_preprocessor.loss_positions`), the
+logits are computed only at those positions: prompt and padding positions
+cost the output layer nothing, and with a 262,144-entry vocabulary the output
+layer is most of the step.
 
 Examples:
 
@@ -29,6 +33,9 @@ Examples:
 import keras
 
 from kerasalign.trainers.chunked_token_loss import chunked_token_loss
+from kerasalign.trainers.logprobs import gather_positions
+
+LOSS_POSITIONS = "loss_positions"
 
 
 def masked_token_loss():
@@ -70,6 +77,12 @@ class SFTTrainer(keras.Model):
             self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
 
     def call(self, inputs, training=False):
+        if isinstance(inputs, dict) and LOSS_POSITIONS in inputs:
+            if self.chunk_size is None:
+                raise ValueError(
+                    f"x[{LOSS_POSITIONS!r}] is used by the chunked loss only: set chunk_size."
+                )
+            inputs = {key: value for key, value in inputs.items() if key != LOSS_POSITIONS}
         if self.chunk_size is not None:
             return self.causal_lm.backbone(inputs, training=training)
         return self.causal_lm(inputs, training=training)
@@ -77,6 +90,16 @@ class SFTTrainer(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if self.chunk_size is None:
             return super().compute_loss(x, y, y_pred, sample_weight, training)
+        if isinstance(x, dict) and LOSS_POSITIONS in x:
+            positions = keras.ops.cast(x[LOSS_POSITIONS], "int32")
+            valid = keras.ops.cast(positions >= 0, "float32")
+            positions = keras.ops.maximum(positions, 0)
+            y_pred = gather_positions(y_pred, positions)
+            y = gather_positions(keras.ops.cast(y, "int32"), positions)
+            if sample_weight is None:
+                sample_weight = valid
+            else:
+                sample_weight = gather_positions(sample_weight, positions) * valid
         loss, accuracy = chunked_token_loss(
             self.causal_lm.backbone,
             y_pred,

@@ -88,8 +88,15 @@ def fit_with_guards(
     early_stopping_patience=None,
     callbacks=None,
     verbose="auto",
+    bucket_multiple=None,
+    seed=0,
 ):
     """`trainer.fit` with a recorder, a NaN guard and optional early stopping.
+
+    With `bucket_multiple`, the rows are batched by length (`LengthBuckets`):
+    each batch is trimmed to its longest row rounded up to that many tokens,
+    instead of every batch carrying the padding of the longest row of the
+    whole dataset. The compiled step is traced once per batch length.
 
     Returns:
         `(history, seconds)`: the recorded history (see `MetricsRecorder`)
@@ -109,6 +116,13 @@ def fit_with_guards(
                 restore_best_weights=True,
             )
         )
+    if bucket_multiple:
+        from kerasalign.data.length_buckets import LengthBuckets
+
+        x = LengthBuckets(
+            x, y, sample_weight, batch_size=batch_size or 32, multiple=bucket_multiple, seed=seed
+        )
+        y = sample_weight = batch_size = None
     start = time.perf_counter()
     trainer.fit(
         x,

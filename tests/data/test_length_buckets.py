@@ -95,3 +95,38 @@ def test_bucketed_sft_gives_the_untrimmed_loss_and_trains(sft_examples):
 def test_docstring_examples():
     result = doctest.testmod(length_buckets, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_position_lists_are_trimmed_to_the_batch():
+    x, y, weight = _arrays([5, 60, 7, 30])
+    positions = np.full((4, 40), -1, "int32")
+    for row, count in enumerate([3, 40, 2, 20]):
+        positions[row, :count] = np.arange(count)
+    x["loss_positions"] = positions
+    batches = LengthBuckets(x, y, weight, batch_size=2, multiple=8, shuffle=False)
+    widths = sorted(batch[0]["loss_positions"].shape[1] for batch in batches)
+    assert widths == [8, 40]
+    # No valid position is cut: every row keeps all of its positions.
+    assert sum(int((batch[0]["loss_positions"] >= 0).sum()) for batch in batches) == 65
+
+
+def test_a_pairs_position_lists_share_one_width():
+    x, _, _ = _arrays([5, 60, 7, 30])
+    chosen = np.full((4, 40), -1, "int32")
+    rejected = np.full((4, 40), -1, "int32")
+    for row, (a, b) in enumerate([(3, 1), (40, 9), (2, 2), (20, 30)]):
+        chosen[row, :a] = np.arange(a)
+        rejected[row, :b] = np.arange(b)
+    pairs = {
+        "chosen_token_ids": x["token_ids"],
+        "chosen_padding_mask": x["padding_mask"],
+        "chosen_response_positions": chosen,
+        "rejected_token_ids": x["token_ids"],
+        "rejected_padding_mask": x["padding_mask"],
+        "rejected_response_positions": rejected,
+    }
+    for (batch,) in LengthBuckets(pairs, batch_size=2, multiple=8, shuffle=False):
+        assert (
+            batch["chosen_response_positions"].shape
+            == batch["rejected_response_positions"].shape
+        )
