@@ -1,7 +1,7 @@
 """A directory cache of converted models, saved as KerasHub presets.
 
-Each entry is a directory `<cache root>/<key>/` holding a KerasHub preset
-(written by `save_to_preset`) and, written last, a completion marker
+Each entry is a directory `<cache root>/<key>/` holding the saved model
+(for GGUF imports, KerasHub preset files with `.npy` weights) and, written last, a completion marker
 `kerasalign_cache.json` recording what the entry was built from, the library
 versions that built it and the size of every file. An entry is written into a
 temporary directory next to it and renamed into place, so a reader sees either
@@ -22,7 +22,7 @@ import warnings
 
 MARKER_NAME = "kerasalign_cache.json"
 HASH_INDEX_NAME = "file_sha256.json"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: weights as .npy files (1: model.weights.h5)
 CACHE_DIR_ENVIRONMENT_VARIABLE = "KERASALIGN_CACHE_DIR"
 # Temporary directories older than this are left over from a crashed writer.
 STALE_TEMPORARY_SECONDS = 3600

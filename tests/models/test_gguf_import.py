@@ -278,8 +278,14 @@ def _corrupt_missing_marker(entry_dir):
     os.remove(os.path.join(entry_dir, model_cache.MARKER_NAME))
 
 
+def _largest_weight_file(entry_dir):
+    directory = os.path.join(entry_dir, "weights")
+    names = [name for name in os.listdir(directory) if name.endswith(".npy")]
+    return os.path.join(directory, max(names, key=lambda name: os.path.getsize(os.path.join(directory, name))))
+
+
 def _corrupt_truncated_weights(entry_dir):
-    path = os.path.join(entry_dir, "model.weights.h5")
+    path = _largest_weight_file(entry_dir)
     size = os.path.getsize(path)
     with open(path, "r+b") as handle:
         handle.truncate(size // 2)
@@ -287,7 +293,7 @@ def _corrupt_truncated_weights(entry_dir):
 
 def _corrupt_garbled_weights(entry_dir):
     # Same size, unreadable content: only loading can tell.
-    path = os.path.join(entry_dir, "model.weights.h5")
+    path = _largest_weight_file(entry_dir)
     size = os.path.getsize(path)
     with open(path, "wb") as handle:
         handle.write(b"\0" * size)
@@ -296,6 +302,10 @@ def _corrupt_garbled_weights(entry_dir):
 def _corrupt_garbled_marker(entry_dir):
     with open(os.path.join(entry_dir, model_cache.MARKER_NAME), "w") as handle:
         handle.write("{not json")
+
+
+def _corrupt_deleted_weight_index(entry_dir):
+    os.remove(os.path.join(entry_dir, "weights", "weights.json"))
 
 
 def _corrupt_deleted_tokenizer(entry_dir):
@@ -309,6 +319,7 @@ def _corrupt_deleted_tokenizer(entry_dir):
         _corrupt_truncated_weights,
         _corrupt_garbled_weights,
         _corrupt_garbled_marker,
+        _corrupt_deleted_weight_index,
         _corrupt_deleted_tokenizer,
     ],
 )
