@@ -10,8 +10,12 @@ The main job of kerasalign, run by `kerasalign align`:
 5. `dpo`: DPO continuing the SFT adapter, with the SFT model (adapter on,
    log-probs precomputed in one pass) as the reference.
 6. `dpo_eval`: the same evaluation with the DPO adapter.
-7. `report`: win rate of DPO over SFT judged by the reward model, and one
-   report (`report/report.md`, `report.json`, plots) comparing the stages.
+7. with `rlhf="grpo"` or `"ppo"` (`kerasalign align --rlhf grpo`): `rlhf`,
+   online RLHF against the reward model with a fresh LoRA on the merged DPO
+   model (also the KL reference), and `rlhf_eval`.
+8. `report`: win rates of the preference-tuned models over SFT judged by the
+   reward model, and one report (`report/report.md`, `report.json`, plots)
+   comparing the stages.
 
 Every stage writes into its own directory under the output and is skipped
 when the job is re-run with the same output and settings (see
@@ -34,7 +38,7 @@ import keras
 
 from kerasalign import datasets
 from kerasalign.align.stage_runner import Stage, StageRunner
-from kerasalign.models import load_adapter, load_causal_lm, save_adapter
+from kerasalign.models import enable_lora, load_adapter, load_causal_lm, merge_adapter, save_adapter
 
 EVAL_FILE = "eval.json"
 SFT_CHUNK_SIZE = 64
@@ -72,6 +76,17 @@ class AlignJob:
             load_adapter(model, adapter)
         return model
 
+    def _stage_model(self, stage):
+        """The model a stage produced (`None`: the pretrained model)."""
+        if stage is None:
+            return self._model()
+        if stage == "rlhf":
+            # The RLHF adapter sits on the DPO model with its adapter merged.
+            model = merge_adapter(self._model(self._stage_dir("dpo") / "adapter"))
+            load_adapter(model, self._stage_dir("rlhf") / "train" / "adapter")
+            return model
+        return self._model(self._stage_dir(stage) / "adapter")
+
     def _stage_dir(self, name):
         return self.output_dir / name
 
@@ -92,10 +107,7 @@ class AlignJob:
             from kerasalign.eval.safety_eval import evaluate_safety
 
             s = self.settings
-            adapter = None
-            if adapter_stage is not None:
-                adapter = self._stage_dir(adapter_stage) / "adapter"
-            model = self._model(adapter)
+            model = self._stage_model(adapter_stage)
             result = evaluate_safety(
                 model,
                 "eval_harmful",
@@ -216,6 +228,38 @@ class AlignJob:
         )
         return summary
 
+    def _rlhf(self, directory, results):
+        from kerasalign.trainers.rlhf_run import run_rlhf
+
+        s = self.settings
+        policy = merge_adapter(self._model(self._stage_dir("dpo") / "adapter"))
+        enable_lora(policy, s.lora_rank, targets=s.lora_targets)
+        prompts = _subset([pair.prompt for pair in self._pairs()], s.rlhf_prompts, s.seed + 1)
+        extra = {"num_generations": s.rlhf_num_generations} if s.rlhf == "grpo" else {}
+        summary = run_rlhf(
+            policy,
+            prompts,
+            self._reward_model(),
+            algorithm=s.rlhf,
+            epochs=s.rlhf_epochs,
+            batch_size=s.rlhf_batch_size,
+            learning_rate=s.rlhf_learning_rate,
+            output_dir=directory / "train",
+            base={"preset": s.preset, "merged_adapter": "dpo/adapter"},
+            verbose=self.verbose,
+            seed=s.seed,
+            template=s.template,
+            max_new_tokens=s.rlhf_max_new_tokens,
+            **extra,
+        )
+        return {
+            "prompts": len(prompts),
+            "first_step": summary["first_step"],
+            "last_step": summary["last_step"],
+            "final": summary["final"],
+            "train_seconds": summary["train_seconds"],
+        }
+
     def _report(self, directory, results):
         from kerasalign.eval.report import write_report
         from kerasalign.eval.safety_eval import relabel
@@ -224,32 +268,40 @@ class AlignJob:
         judge = self._reward_model()
         # The reward model came after the evaluations: score every stage's
         # responses with it now, without generating again.
+        rlhf = self.settings.rlhf is not None
+        names = ("base", "sft", "dpo") + (("rlhf",) if rlhf else ())
         stages = {
-            name: relabel(self._eval_result(f"{name}_eval"), judge=judge)
-            for name in ("base", "sft", "dpo")
+            name: relabel(self._eval_result(f"{name}_eval"), judge=judge) for name in names
         }
-        comparison = compare_results(stages["dpo"], stages["sft"], names=("dpo", "sft"))
+        comparisons = [compare_results(stages["dpo"], stages["sft"], names=("dpo", "sft"))]
+        if rlhf:
+            comparisons += [
+                compare_results(stages["rlhf"], stages["sft"], names=("rlhf", "sft")),
+                compare_results(stages["rlhf"], stages["dpo"], names=("rlhf", "dpo")),
+            ]
+        timed = ["base_eval", "sft", "sft_eval", "reward", "dpo", "dpo_eval"]
+        timed += ["rlhf", "rlhf_eval"] if rlhf else []
         seconds = {
             name: json.loads((self._stage_dir(name) / "stage.json").read_text())["seconds"]
-            for name in ("base_eval", "sft", "sft_eval", "reward", "dpo", "dpo_eval")
+            for name in timed
         }
+        histories = {name: self._stage_dir(name) / "train" for name in ("sft", "dpo")}
+        stage_info = {
+            "base": {"wall_seconds": round(seconds["base_eval"], 1)},
+            "sft": {"wall_seconds": round(seconds["sft"] + seconds["sft_eval"], 1)},
+            "dpo": {
+                "wall_seconds": round(seconds["reward"] + seconds["dpo"] + seconds["dpo_eval"], 1)
+            },
+        }
+        if rlhf:
+            histories["rlhf"] = self._stage_dir("rlhf") / "train"
+            stage_info["rlhf"] = {"wall_seconds": round(seconds["rlhf"] + seconds["rlhf_eval"], 1)}
         report = write_report(
             directory,
             stages,
-            comparisons=[comparison],
-            histories={
-                "sft": self._stage_dir("sft") / "train",
-                "dpo": self._stage_dir("dpo") / "train",
-            },
-            stage_info={
-                "base": {"wall_seconds": round(seconds["base_eval"], 1)},
-                "sft": {"wall_seconds": round(seconds["sft"] + seconds["sft_eval"], 1)},
-                "dpo": {
-                    "wall_seconds": round(
-                        seconds["reward"] + seconds["dpo"] + seconds["dpo_eval"], 1
-                    )
-                },
-            },
+            comparisons=comparisons,
+            histories=histories,
+            stage_info=stage_info,
             metadata={
                 "preset": self.settings.preset,
                 "backend": keras.config.backend(),
@@ -257,11 +309,15 @@ class AlignJob:
                 "stage_seconds": seconds,
             },
         )
-        return {
+        result = {
             "summary": report.get("summary"),
-            "win_rate_dpo_over_sft": comparison.to_dict(),
+            "win_rate_dpo_over_sft": comparisons[0].to_dict(),
             "stage_seconds": seconds,
         }
+        if rlhf:
+            result["win_rate_rlhf_over_sft"] = comparisons[1].to_dict()
+            result["win_rate_rlhf_over_dpo"] = comparisons[2].to_dict()
+        return result
 
     # -------------------------------------------------------------- pipeline
     def stages(self):
@@ -276,15 +332,21 @@ class AlignJob:
         # chained fingerprints, on every earlier stage): retuning DPO keeps
         # the SFT stage.
         training = ("batch_size", "bucket_multiple", "lora_rank", "lora_targets", "seed")
-        return [
+        stages = [
             Stage("base_eval", self._evaluate(None), cost=1.0, settings=evaluation),
             Stage("sft", self._sft, cost=2.0, settings=pick("sft_examples", "sft_epochs", "sft_learning_rate", *training)),
             Stage("sft_eval", self._evaluate("sft"), cost=1.0, settings=evaluation),
             Stage("reward", self._reward, cost=1.0, settings=pick("preference_pairs", "reward_epochs", "reward_learning_rate", *training)),
             Stage("dpo", self._dpo, cost=1.5, settings=pick("preference_pairs", "dpo_epochs", "dpo_learning_rate", "dpo_beta", *training)),
             Stage("dpo_eval", self._evaluate("dpo"), cost=1.0, settings=evaluation),
-            Stage("report", self._report, cost=0.1),
         ]
+        if self.settings.rlhf is not None:
+            rlhf_keys = [key for key in s if key.startswith("rlhf")]
+            stages += [
+                Stage("rlhf", self._rlhf, cost=2.0, settings=pick(*rlhf_keys, *training)),
+                Stage("rlhf_eval", self._evaluate("rlhf"), cost=1.0, settings=evaluation),
+            ]
+        return stages + [Stage("report", self._report, cost=0.1)]
 
     def run(self):
         """Run (or resume) every stage; returns `{stage: result}`."""

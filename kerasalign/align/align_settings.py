@@ -41,6 +41,16 @@ class AlignSettings:
         eval_batch_size: int. Prompts per generation batch.
         template: str. Chat template.
         seed: int. Data order and sampling seed.
+        rlhf: str or None. `"grpo"` or `"ppo"`: after DPO, online RLHF
+            against the reward model (a fresh LoRA on the merged DPO model,
+            which is also the KL reference), then its own evaluation.
+            Defaults to `None` (no RLHF stage).
+        rlhf_prompts: int or None. Preference-set prompts used by RLHF.
+        rlhf_epochs: int. Passes over the RLHF prompts.
+        rlhf_batch_size: int. Prompts per rollout batch.
+        rlhf_num_generations: int. GRPO: responses per prompt.
+        rlhf_max_new_tokens: int. Tokens per rollout response.
+        rlhf_learning_rate: float.
     """
 
     preset: str
@@ -64,6 +74,13 @@ class AlignSettings:
     eval_batch_size: int = 16
     template: str = "gemma"
     seed: int = 0
+    rlhf: str | None = None
+    rlhf_prompts: int | None = 64
+    rlhf_epochs: int = 1
+    rlhf_batch_size: int = 4
+    rlhf_num_generations: int = 4
+    rlhf_max_new_tokens: int = 32
+    rlhf_learning_rate: float = 5e-5
 
     @classmethod
     def for_run(cls, preset, quick=False, **overrides):
@@ -76,6 +93,7 @@ class AlignSettings:
             settings.sequence_length = 192
             settings.eval_limit = 20
             settings.max_new_tokens = 40
+            settings.rlhf_prompts = 16
         if preset.startswith("tiny_"):
             # Random tiny models need large steps to move at all, and their
             # answers are noise: keep the run short.
@@ -87,6 +105,9 @@ class AlignSettings:
             settings.sft_learning_rate = 1e-3
             settings.reward_learning_rate = 1e-3
             settings.dpo_learning_rate = 1e-3
+            settings.rlhf_prompts = 4 if quick else 8
+            settings.rlhf_max_new_tokens = 8
+            settings.rlhf_learning_rate = 1e-3
         for key, value in overrides.items():
             if value is not None:
                 setattr(settings, key, value)

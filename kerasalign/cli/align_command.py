@@ -18,7 +18,7 @@ def register(subparsers, common):
     parser = subparsers.add_parser(
         "align",
         parents=[common],
-        help="the main job: evaluate, SFT, reward model, DPO, evaluate, report",
+        help="the main job: evaluate, SFT, reward model, DPO (and --rlhf), evaluate, report",
         description="Take a pretrained model through safety SFT and preference "
         "tuning, evaluate each stage on held-out harmful and benign prompts, and "
         "write a report comparing them. Re-running with the same --output skips "
@@ -32,6 +32,10 @@ def register(subparsers, common):
     parser.add_argument("--lora-rank", type=int, default=None)
     parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--rlhf", choices=["grpo", "ppo"], default=None,
+                        help="after DPO, online RLHF against the reward model, evaluated too")
+    parser.add_argument("--rlhf-prompts", type=int, default=None,
+                        help="prompts used by --rlhf (default 64; 16 with --quick)")
     parser.set_defaults(handler=run)
 
 
@@ -47,7 +51,7 @@ def run(args):
             "the results are meaningless.",
             file=sys.stderr,
         )
-    for name in ("eval_limit", "sft_epochs", "lora_rank", "max_new_tokens"):
+    for name in ("eval_limit", "sft_epochs", "lora_rank", "max_new_tokens", "rlhf_prompts"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise KerasAlignError(f"--{name.replace('_', '-')} must be >= 1")
@@ -59,6 +63,8 @@ def run(args):
         lora_rank=args.lora_rank,
         max_new_tokens=args.max_new_tokens,
         seed=args.seed,
+        rlhf=args.rlhf,
+        rlhf_prompts=args.rlhf_prompts,
     )
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
     results = AlignJob(settings, args.output, log=log, verbose=0 if args.json else "auto").run()

@@ -30,6 +30,19 @@ def test_align_quick_on_tiny_gemma_end_to_end_and_resume(run_cli, tmp_path):
     assert code == 0, err
     assert err.count("already done, skipped") == 7
     assert again["summary"] == result["summary"]
+    # Adding --rlhf keeps every earlier stage and adds RLHF, its evaluation
+    # and a new report.
+    code, out, err, rlhf = run_cli(
+        "align", "--preset", "tiny_gemma", "--quick", "--output", output, "--rlhf", "grpo", "--json"
+    )
+    assert code == 0, err
+    assert err.count("already done, skipped") == 6
+    assert set(rlhf["summary"]) == {"base", "sft", "dpo", "rlhf"}
+    assert rlhf["summary"]["dpo"] == result["summary"]["dpo"]
+    assert rlhf["win_rate_rlhf_over_sft"]["prompts"] == 12
+    assert (output / "rlhf" / "train" / "adapter" / "adapter.lora.h5").exists()
+    metrics = json.loads((output / "rlhf" / "train" / "metrics.json").read_text())
+    assert "objective/kl" in metrics["history"]["steps"][0]
 
 
 def test_default_preset_is_the_embedded_model_when_installed():
