@@ -194,6 +194,11 @@ def run(args):
 
             lora.enable_lora(causal_lm, args.lora_rank)
             trainer = SFTTrainer(causal_lm, chunk_size=args.chunk_size)
+            if args.chunk_size:
+                from kerasalign.data.sft_preprocessor import loss_positions
+
+                # As `kerasalign align` trains: logits at response positions only.
+                x = {**x, "loss_positions": loss_positions(sample_weight)}
             trainer.compile(learning_rate=2e-4, jit_compile=jit_compile)
         setup_seconds = time.perf_counter() - setup_start
         real_tokens = int(x["padding_mask"].sum())

@@ -18,7 +18,7 @@ Variants (`--variants`, comma separated): `trl`, `kerasalign-<backend>`,
 `keras_hub-<backend>` (plain KerasHub `fit`, SFT only), with optional
 suffixes `-bf16` (bfloat16 weights and compute), `-int8` (int8 base),
 `-xla` / `-noxla` (force `jit_compile` on or off; on torch "on" means
-`torch.compile`), `-chunk<N>` (SFT loss / DPO log-probs from hidden states,
+`torch.compile`), `-chunk<N>` (SFT loss / DPO log-probs from hidden states at response positions,
 N positions at a time), `-bucket<N>` (SFT in `LengthBuckets` of multiple N).
 With `--mixed-lengths` SFT rows have lengths between 1/8 and all of
 `--sequence-length` and tokens/s counts real (non-padding) tokens over the
