@@ -94,6 +94,9 @@ class AlignSettings:
             settings.eval_limit = 20
             settings.max_new_tokens = 40
             settings.rlhf_prompts = 16
+            # Fewer batch shapes: each one costs a compile (~30 s for the
+            # 270M on CPU), which 40 steps do not amortise.
+            settings.bucket_multiple = 64
         if preset.startswith("tiny_"):
             # Random tiny models need large steps to move at all, and their
             # answers are noise: keep the run short.
