@@ -203,7 +203,16 @@ class AlignJob:
             policy.preprocessor.tokenizer, s.template, s.sequence_length
         )
         x = preprocessor.batch(self._pairs())
-        x = {**x, **reference_logprobs(policy, x, batch_size=s.batch_size, disable_lora=False)}
+        x = {
+            **x,
+            **reference_logprobs(
+                policy,
+                x,
+                batch_size=s.batch_size,
+                disable_lora=False,
+                bucket_multiple=s.bucket_multiple,
+            ),
+        }
         trainer = DPOTrainer(
             policy, loss="sigmoid", beta=s.dpo_beta, **memory_saving_logprobs(policy)
         )

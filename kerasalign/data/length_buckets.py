@@ -144,6 +144,11 @@ class LengthBuckets(keras.utils.PyDataset):
     def __len__(self):
         return len(self._batches)
 
+    def batch_rows(self):
+        """The row indices of each batch, in the order `__getitem__` serves
+        them (each batch's rows sorted)."""
+        return [np.sort(rows) for rows in self._batches]
+
     def __getitem__(self, index):
         rows = np.sort(self._batches[index])
         length = self.batch_length(rows)

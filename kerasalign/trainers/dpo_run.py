@@ -111,9 +111,11 @@ def run_dpo(
     trainer.compile(learning_rate=learning_rate)
     start = time.perf_counter()
     if trainer.needs_reference_logprobs:
-        x = trainer.precompute_reference_logprobs(x, batch_size)
+        x = trainer.precompute_reference_logprobs(x, batch_size, bucket_multiple)
         if validation_x is not None:
-            validation_x = trainer.precompute_reference_logprobs(validation_x, batch_size)
+            validation_x = trainer.precompute_reference_logprobs(
+                validation_x, batch_size, bucket_multiple
+            )
     reference_seconds = time.perf_counter() - start
     history, seconds = fit_with_guards(
         trainer,

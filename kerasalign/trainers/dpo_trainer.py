@@ -284,7 +284,7 @@ class DPOTrainer(keras.Model):
             )
         super().compile(optimizer=optimizer, **kwargs)
 
-    def precompute_reference_logprobs(self, x, batch_size=None):
+    def precompute_reference_logprobs(self, x, batch_size=None, bucket_multiple=None):
         """Return `x` with `reference_chosen_logps` and `reference_rejected_logps`.
 
         The policy scores the pairs in one pass, with its LoRA update
@@ -295,6 +295,8 @@ class DPOTrainer(keras.Model):
         Args:
             x: dict of arrays from `PreferencePreprocessor.batch`.
             batch_size: int. Pairs per forward pass. Defaults to 8.
+            bucket_multiple: int. Score pairs in `LengthBuckets` of this
+                multiple (see `reference_logprobs`). Defaults to `None`.
         """
         if not isinstance(x, dict):
             raise KerasAlignError(
@@ -317,6 +319,7 @@ class DPOTrainer(keras.Model):
                 batch_size=batch_size or DEFAULT_REFERENCE_BATCH_SIZE,
                 chunk_size=self.chunk_size,
                 disable_lora=disable_lora,
+                bucket_multiple=bucket_multiple,
             )
         return {**x, **self._reference_cache[key]}
 

@@ -148,7 +148,9 @@ def pairs_digest(x):
     return digest.hexdigest()
 
 
-def reference_logprobs(model, x, *, batch_size=8, chunk_size=None, disable_lora=True):
+def reference_logprobs(
+    model, x, *, batch_size=8, chunk_size=None, disable_lora=True, bucket_multiple=None
+):
     """Summed response log-probs of each pair under `model`, in one pass.
 
     Args:
@@ -158,6 +160,10 @@ def reference_logprobs(model, x, *, batch_size=8, chunk_size=None, disable_lora=
         chunk_size: int. See `token_logprobs`. Defaults to `None` (128).
         disable_lora: bool. Score with the LoRA update switched off.
             Defaults to `True`.
+        bucket_multiple: int. Score pairs of similar length together, each
+            batch trimmed to a multiple of this many tokens (`LengthBuckets`);
+            the results come back in the original order. Defaults to `None`
+            (every batch padded to the longest pair).
 
     Returns:
         A dict with `reference_chosen_logps` and `reference_rejected_logps`,
@@ -174,5 +180,17 @@ def reference_logprobs(model, x, *, batch_size=8, chunk_size=None, disable_lora=
     with context:
         # A new model, so its predict function is traced inside the block.
         scorer = _ReferenceScorer(model, chunk_size=chunk_size)
-        outputs = scorer.predict(inputs, batch_size=batch_size, verbose=0)
+        if bucket_multiple:
+            from kerasalign.data.length_buckets import LengthBuckets
+
+            buckets = LengthBuckets(
+                inputs, batch_size=batch_size, multiple=bucket_multiple, shuffle=False
+            )
+            outputs = scorer.predict(buckets, verbose=0)
+            order = np.concatenate([np.sort(rows) for rows in buckets.batch_rows()])
+            restored = np.empty_like(order)
+            restored[order] = np.arange(len(order))
+            outputs = {key: np.asarray(outputs[key])[restored] for key in REFERENCE_KEYS}
+        else:
+            outputs = scorer.predict(inputs, batch_size=batch_size, verbose=0)
     return {key: np.asarray(outputs[key], dtype="float32") for key in REFERENCE_KEYS}
