@@ -38,7 +38,13 @@ import keras
 
 from kerasalign import datasets
 from kerasalign.align.stage_runner import Stage, StageRunner
-from kerasalign.models import enable_lora, load_adapter, load_causal_lm, merge_adapter, save_adapter
+from kerasalign.models import (
+    enable_lora,
+    load_adapter,
+    load_causal_lm,
+    merge_adapter,
+    save_adapter,
+)
 
 EVAL_FILE = "eval.json"
 SFT_CHUNK_SIZE = 64
@@ -101,6 +107,30 @@ class AlignJob:
 
         return RewardModel.from_directory(self._stage_dir("reward") / "reward_model")
 
+    def _fit(self, trainer, x, epochs):
+        """`fit_with_guards` with the run's batch size, buckets and seed."""
+        from kerasalign.trainers.training_run import fit_with_guards
+
+        s = self.settings
+        return fit_with_guards(
+            trainer,
+            x,
+            epochs=epochs,
+            batch_size=s.batch_size,
+            verbose=self.verbose,
+            bucket_multiple=s.bucket_multiple,
+            seed=s.seed,
+        )
+
+    @staticmethod
+    def _record(directory, history, summary, plot_name, title):
+        """Write a stage's `train/metrics.json` and curves (no weights)."""
+        from kerasalign.trainers.training_run import write_run_outputs
+
+        write_run_outputs(
+            directory / "train", lambda staging: [], history, dict(summary), {plot_name: (title, None)}
+        )
+
     # ----------------------------------------------------------------- stages
     def _evaluate(self, adapter_stage):
         def run(directory, results):
@@ -162,30 +192,15 @@ class AlignJob:
 
     def _reward(self, directory, results):
         from kerasalign.trainers.reward_model import RewardModel
-        from kerasalign.trainers.training_run import fit_with_guards, write_run_outputs
 
         s = self.settings
         backbone_model = self._model(lora_rank=s.lora_rank, lora_targets=s.lora_targets)
         reward_model = RewardModel(backbone_model, template=s.template)
         x = reward_model.preprocessor.batch(self._pairs())
         reward_model.compile(learning_rate=s.reward_learning_rate)
-        history, seconds = fit_with_guards(
-            reward_model,
-            x,
-            epochs=s.reward_epochs,
-            batch_size=s.batch_size,
-            verbose=self.verbose,
-            bucket_multiple=s.bucket_multiple,
-            seed=s.seed,
-        )
+        history, seconds = self._fit(reward_model, x, s.reward_epochs)
         summary = {"final": history["epochs"][-1], "train_seconds": seconds}
-        write_run_outputs(
-            directory / "train",
-            lambda staging: [],
-            history,
-            dict(summary),
-            {"reward_curves.png": ("Reward model", None)},
-        )
+        self._record(directory, history, summary, "reward_curves.png", "Reward model")
         reward_model.save_to_directory(directory / "reward_model", base_preset=s.preset)
         return summary
 
@@ -193,7 +208,6 @@ class AlignJob:
         from kerasalign.data.preference_preprocessor import PreferencePreprocessor
         from kerasalign.trainers.dpo_trainer import DPOTrainer, memory_saving_logprobs
         from kerasalign.trainers.reference import reference_logprobs
-        from kerasalign.trainers.training_run import fit_with_guards, write_run_outputs
 
         s = self.settings
         # The policy continues the SFT adapter; the reference is the SFT model
@@ -217,24 +231,10 @@ class AlignJob:
             policy, loss="sigmoid", beta=s.dpo_beta, **memory_saving_logprobs(policy)
         )
         trainer.compile(learning_rate=s.dpo_learning_rate)
-        history, seconds = fit_with_guards(
-            trainer,
-            x,
-            epochs=s.dpo_epochs,
-            batch_size=s.batch_size,
-            verbose=self.verbose,
-            bucket_multiple=s.bucket_multiple,
-            seed=s.seed,
-        )
+        history, seconds = self._fit(trainer, x, s.dpo_epochs)
         save_adapter(policy, directory / "adapter")
         summary = {"first_step": history["steps"][0], "final": history["epochs"][-1], "train_seconds": seconds}
-        write_run_outputs(
-            directory / "train",
-            lambda staging: [],
-            history,
-            dict(summary),
-            {"dpo_curves.png": ("DPO", None)},
-        )
+        self._record(directory, history, summary, "dpo_curves.png", "DPO")
         return summary
 
     def _rlhf(self, directory, results):

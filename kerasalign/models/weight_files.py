@@ -83,7 +83,7 @@ def load_variables(variables, directory):
         raise ValueError(
             f"{directory}: {len(entries)} saved arrays for {len(variables)} variables"
         )
-    for variable, entry in zip(variables, entries):
+    for variable, entry in zip(variables, entries, strict=True):
         expected = {
             "path": variable.path,
             "shape": list(variable.shape),
