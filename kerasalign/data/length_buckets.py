@@ -15,8 +15,8 @@ It takes the arrays the preprocessors make: `SFTPreprocessor.batch` gives
 `trainer.precompute_reference_logprobs(x)`). Every array whose second
 dimension is the padded length is trimmed; the others (`margin`, reference
 log-probs) are batched as they are, except position lists (keys ending in
-`positions`, `-1` for none): they are trimmed to the longest list of the batch (one width for all such keys),
-rounded up the same way. The length of a row is the number of
+`positions`, `-1` for none): they are trimmed to the longest list of the
+batch (one width for all such keys), rounded up the same way. The length of a row is the number of
 `True` entries of its `padding_mask` (or the longest of the `*_padding_mask`
 entries of a pair).
 
