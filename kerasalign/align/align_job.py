@@ -82,13 +82,16 @@ class AlignJob:
             load_adapter(model, adapter)
         return model
 
+    def _merged_dpo_model(self):
+        """The DPO model with its adapter merged: RLHF's base and KL reference."""
+        return merge_adapter(self._model(self._stage_dir("dpo") / "adapter"))
+
     def _stage_model(self, stage):
         """The model a stage produced (`None`: the pretrained model)."""
         if stage is None:
             return self._model()
         if stage == "rlhf":
-            # The RLHF adapter sits on the DPO model with its adapter merged.
-            model = merge_adapter(self._model(self._stage_dir("dpo") / "adapter"))
+            model = self._merged_dpo_model()
             load_adapter(model, self._stage_dir("rlhf") / "train" / "adapter")
             return model
         return self._model(self._stage_dir(stage) / "adapter")
@@ -241,7 +244,7 @@ class AlignJob:
         from kerasalign.trainers.rlhf_run import run_rlhf
 
         s = self.settings
-        policy = merge_adapter(self._model(self._stage_dir("dpo") / "adapter"))
+        policy = self._merged_dpo_model()
         enable_lora(policy, s.lora_rank, targets=s.lora_targets)
         prompts = _subset([pair.prompt for pair in self._pairs()], s.rlhf_prompts, s.seed + 1)
         extra = {"num_generations": s.rlhf_num_generations} if s.rlhf == "grpo" else {}
