@@ -36,6 +36,12 @@ def register(subparsers, common):
                         help="after DPO, online RLHF against the reward model, evaluated too")
     parser.add_argument("--rlhf-prompts", type=int, default=None,
                         help="prompts used by --rlhf (default 64; 16 with --quick)")
+    parser.add_argument("--rlhf-epochs", type=int, default=None,
+                        help="passes over the --rlhf prompts (default 1)")
+    parser.add_argument("--rlhf-learning-rate", type=float, default=None,
+                        help="learning rate of --rlhf (default 5e-5)")
+    parser.add_argument("--dpo-epochs", type=int, default=None, help="default 1")
+    parser.add_argument("--dpo-learning-rate", type=float, default=None, help="default 5e-5")
     parser.set_defaults(handler=run)
 
 
@@ -51,10 +57,16 @@ def run(args):
             "the results are meaningless.",
             file=sys.stderr,
         )
-    for name in ("eval_limit", "sft_epochs", "lora_rank", "max_new_tokens", "rlhf_prompts"):
+    counts = ("eval_limit", "sft_epochs", "dpo_epochs", "lora_rank", "max_new_tokens",
+              "rlhf_prompts", "rlhf_epochs")
+    for name in counts:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise KerasAlignError(f"--{name.replace('_', '-')} must be >= 1")
+    for name in ("dpo_learning_rate", "rlhf_learning_rate"):
+        value = getattr(args, name)
+        if value is not None and not value > 0:
+            raise KerasAlignError(f"--{name.replace('_', '-')} must be > 0, got {value}")
     settings = AlignSettings.for_run(
         preset,
         quick=args.quick,
@@ -65,6 +77,10 @@ def run(args):
         seed=args.seed,
         rlhf=args.rlhf,
         rlhf_prompts=args.rlhf_prompts,
+        rlhf_epochs=args.rlhf_epochs,
+        rlhf_learning_rate=args.rlhf_learning_rate,
+        dpo_epochs=args.dpo_epochs,
+        dpo_learning_rate=args.dpo_learning_rate,
     )
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
     results = AlignJob(settings, args.output, log=log, verbose=0 if args.json else "auto").run()

@@ -33,7 +33,8 @@ def test_align_quick_on_tiny_gemma_end_to_end_and_resume(run_cli, tmp_path):
     # Adding --rlhf keeps every earlier stage and adds RLHF, its evaluation
     # and a new report.
     code, out, err, rlhf = run_cli(
-        "align", "--preset", "tiny_gemma", "--quick", "--output", output, "--rlhf", "grpo", "--json"
+        "align", "--preset", "tiny_gemma", "--quick", "--output", output, "--rlhf", "grpo",
+        "--rlhf-epochs", "2", "--rlhf-learning-rate", "2e-3", "--json",
     )
     assert code == 0, err
     assert err.count("already done, skipped") == 6
@@ -43,6 +44,8 @@ def test_align_quick_on_tiny_gemma_end_to_end_and_resume(run_cli, tmp_path):
     assert (output / "rlhf" / "train" / "adapter" / "adapter.lora.h5").exists()
     metrics = json.loads((output / "rlhf" / "train" / "metrics.json").read_text())
     assert "objective/kl" in metrics["history"]["steps"][0]
+    assert len(metrics["history"]["epochs"]) == 2
+    assert rlhf["settings"]["rlhf_learning_rate"] == 2e-3
 
 
 def test_default_preset_is_the_embedded_model_when_installed():
@@ -52,6 +55,16 @@ def test_default_preset_is_the_embedded_model_when_installed():
     assert default_preset() == ("gemma3_270m_gguf" if installed else FALLBACK_PRESET)
 
 
-def test_bad_numbers_exit_2(run_cli, tmp_path):
-    code, out, err, _ = run_cli("align", "--preset", "tiny_gemma", "--eval-limit", "0", "--output", tmp_path)
-    assert code == 2 and "--eval-limit" in err
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("--eval-limit", "0"),
+        ("--dpo-epochs", "0"),
+        ("--rlhf-epochs", "-1"),
+        ("--dpo-learning-rate", "0"),
+        ("--rlhf-learning-rate", "nan"),
+    ],
+)
+def test_bad_numbers_exit_2(run_cli, tmp_path, flag, value):
+    code, out, err, _ = run_cli("align", "--preset", "tiny_gemma", flag, value, "--output", tmp_path)
+    assert code == 2 and flag in err
