@@ -261,19 +261,34 @@ def aggregate(runs, ceilings):
         )
         summary.append(row)
     for row in summary:
+        # Compare with TRL in the same dtype: `trl` for float32 rows,
+        # `trl-bf16` for bfloat16 ones.
+        trl_variant = "trl-bf16" if row.get("dtype") == "bfloat16" else "trl"
         trl = next(
             (
                 r
                 for r in summary
                 if r["task"] == row["task"]
-                and r["variant"] == "trl"
+                and r["variant"] == trl_variant
                 and "error" not in r
             ),
             None,
         )
         if trl and "error" not in row:
             row["vs_trl"] = row["tokens_per_second"] / trl["tokens_per_second"]
-    return summary, {"float32": float32_ceiling, "bfloat16": bfloat16_ceiling}
+    frameworks = {
+        dtype: sorted({c[dtype].get("framework", "jax") for c in ceilings})
+        for dtype in ("float32", "bfloat16")
+    }
+    return summary, {
+        "float32": float32_ceiling,
+        "bfloat16": bfloat16_ceiling,
+        "frameworks": frameworks,
+    }
+
+
+def ceiling_frameworks(report, dtype):
+    return ", ".join(report["ceiling"].get("frameworks", {}).get(dtype, ["jax"]))
 
 
 def markdown(report):
@@ -293,10 +308,13 @@ def markdown(report):
         f"tokens, LoRA rank {report['settings']['lora_rank']} on query and value, "
         f"{report['settings']['warmup']} warm-up + {report['settings']['steps']} timed steps, "
         f"{report['settings']['repeats']} interleaved rounds; medians over rounds.",
-        f"- Matmul ceiling (JAX, {report['settings'].get('ceiling_size', 2048)}^3, "
-        "best of 10, median over rounds): "
-        f"{report['ceiling']['float32'] / 1e9:.0f} GFLOP/s float32, "
-        f"{report['ceiling']['bfloat16'] / 1e9:.0f} GFLOP/s bfloat16.",
+        f"- Matmul ceiling ({report['settings'].get('ceiling_size', 2048)}^3, the fastest of "
+        "JAX, TensorFlow and PyTorch, best of 10, median over rounds): "
+        f"{report['ceiling']['float32'] / 1e9:.0f} GFLOP/s float32 "
+        f"({ceiling_frameworks(report, 'float32')}), "
+        f"{report['ceiling']['bfloat16'] / 1e9:.0f} GFLOP/s bfloat16 "
+        f"({ceiling_frameworks(report, 'bfloat16')}). `vs TRL` compares with TRL in "
+        "the same dtype (`trl-bf16` for bfloat16 rows).",
         (
             "- SFT rows have mixed lengths (1/8 to all of the sequence length); "
             "tokens/s counts real tokens over the mean timed step; `pad` is the "

@@ -53,6 +53,7 @@ from keras import ops
 
 from kerasalign.errors import KerasAlignError
 from kerasalign.trainers import losses as losses_module
+from kerasalign.trainers.compile_defaults import adamw, resolve_jit_compile
 from kerasalign.trainers.logprobs import preference_logprobs
 from kerasalign.trainers.reference import (
     REFERENCE_KEYS,
@@ -278,10 +279,8 @@ class DPOTrainer(keras.Model):
             **kwargs: passed to `keras.Model.compile`.
         """
         if optimizer is None:
-            _check_number("learning_rate", learning_rate, 0.0)
-            optimizer = keras.optimizers.AdamW(
-                learning_rate=learning_rate, weight_decay=weight_decay
-            )
+            optimizer = adamw(learning_rate, weight_decay)
+        kwargs["jit_compile"] = resolve_jit_compile(self, kwargs.get("jit_compile", "auto"))
         super().compile(optimizer=optimizer, **kwargs)
 
     def precompute_reference_logprobs(self, x, batch_size=None, bucket_multiple=None):

@@ -39,6 +39,7 @@ from kerasalign.models import lora
 from kerasalign.models.generation import make_sampler, stop_token_ids
 from kerasalign.templates import get as get_template
 from kerasalign.templates.chat_template import ChatTemplate
+from kerasalign.trainers.compile_defaults import adamw, resolve_jit_compile
 from kerasalign.trainers.logprobs import token_logprobs
 from kerasalign.trainers.reference import lora_disabled
 from kerasalign.trainers.rewards import check_reward, reward_name, score_responses
@@ -299,10 +300,8 @@ class OnlineTrainer(keras.Model):
             **kwargs: passed to `keras.Model.compile`.
         """
         if optimizer is None:
-            check_number("learning_rate", learning_rate)
-            optimizer = keras.optimizers.AdamW(
-                learning_rate=learning_rate, weight_decay=weight_decay
-            )
+            optimizer = adamw(learning_rate, weight_decay)
+        kwargs["jit_compile"] = resolve_jit_compile(self, kwargs.get("jit_compile", "auto"))
         super().compile(optimizer=optimizer, **kwargs)
 
     # -- Python side: rollouts --------------------------------------------

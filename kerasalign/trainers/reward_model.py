@@ -41,6 +41,7 @@ from keras import ops
 from kerasalign.data.preference_preprocessor import PreferencePreprocessor
 from kerasalign.errors import KerasAlignError
 from kerasalign.models import lora
+from kerasalign.trainers.compile_defaults import adamw, resolve_jit_compile
 from kerasalign.trainers.losses import bradley_terry_loss
 from kerasalign.trainers.output_dir import staged_output_dir
 from kerasalign.trainers.training_run import save_model_weights
@@ -173,13 +174,8 @@ class RewardModel(keras.Model):
             **kwargs: passed to `keras.Model.compile`.
         """
         if optimizer is None:
-            if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
-                raise KerasAlignError(
-                    f"learning_rate must be positive. Received: learning_rate={learning_rate!r}"
-                )
-            optimizer = keras.optimizers.AdamW(
-                learning_rate=learning_rate, weight_decay=weight_decay
-            )
+            optimizer = adamw(learning_rate, weight_decay)
+        kwargs["jit_compile"] = resolve_jit_compile(self, kwargs.get("jit_compile", "auto"))
         super().compile(optimizer=optimizer, **kwargs)
 
     def score(self, prompts, responses, batch_size=8):

@@ -33,6 +33,7 @@ Examples:
 import keras
 
 from kerasalign.trainers.chunked_token_loss import chunked_token_loss
+from kerasalign.trainers.compile_defaults import adamw, resolve_jit_compile
 from kerasalign.trainers.logprobs import gather_positions
 
 LOSS_POSITIONS = "loss_positions"
@@ -137,12 +138,9 @@ class SFTTrainer(keras.Model):
                 Defaults to `0.0`.
             **kwargs: passed to `keras.Model.compile`.
         """
-        if learning_rate is not None and learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive. Received: {learning_rate!r}")
         if optimizer is None:
-            optimizer = keras.optimizers.AdamW(
-                learning_rate=learning_rate, weight_decay=weight_decay
-            )
+            optimizer = adamw(learning_rate, weight_decay)
+        kwargs["jit_compile"] = resolve_jit_compile(self, kwargs.get("jit_compile", "auto"))
         if self.chunk_size is not None:
             if loss is not None or weighted_metrics is not None:
                 raise ValueError(

@@ -41,5 +41,9 @@ def test_benchmark_writes_json_and_markdown(tmp_path):
         assert 0 < row["ceiling_fraction"]
     if "trl" in variants:
         assert rows[("sft", "trl")]["vs_trl"] == 1.0
+    # The ceiling is the fastest framework's matmul, named in the report.
+    for dtype in ("float32", "bfloat16"):
+        assert report["ceiling"][dtype] > 0
+        assert set(report["ceiling"]["frameworks"][dtype]) <= {"jax", "tensorflow", "torch"}
     table = (tmp_path / "results.md").read_text()
     assert "| sft | kerasalign-jax |" in table and "Versions:" in table

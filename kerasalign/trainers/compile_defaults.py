@@ -1,0 +1,70 @@
+"""What every trainer's `compile` does by default: AdamW, and when to skip XLA.
+
+On CPUs with AMX or AVX512-BF16 (Intel Sapphire Rapids and later), oneDNN
+runs bfloat16 matmuls several times faster than float32 ones, but XLA's CPU
+backend does not use oneDNN for them: a bfloat16 model trained on
+TensorFlow with `jit_compile=True` runs its matmuls at float32 speed or
+below. So with `jit_compile="auto"` (Keras' default) a TensorFlow model whose
+layers compute in bfloat16 on a machine without a GPU is compiled as a
+`tf.function` without XLA. Everything else keeps Keras' own "auto".
+
+Examples:
+
+>>> import keras
+>>> optimizer = adamw(learning_rate=1e-4)
+>>> type(optimizer).__name__, round(float(optimizer.learning_rate), 6)
+('AdamW', 0.0001)
+>>> model = keras.Sequential([keras.layers.Dense(2, dtype="float32")])
+>>> resolve_jit_compile(model, "auto")
+'auto'
+>>> resolve_jit_compile(model, False)
+False
+"""
+
+import math
+
+import keras
+
+from kerasalign.errors import KerasAlignError
+
+
+def adamw(learning_rate, weight_decay=0.0):
+    """AdamW with a checked learning rate (a finite number > 0)."""
+    valid = not isinstance(learning_rate, bool) and isinstance(learning_rate, (int, float))
+    if not (valid and math.isfinite(learning_rate) and learning_rate > 0):
+        raise KerasAlignError(
+            f"learning_rate must be a number > 0. Received: learning_rate={learning_rate!r}"
+        )
+    return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
+
+
+def computes_in_bfloat16(model):
+    """Whether any layer of `model` computes in bfloat16."""
+    return any(
+        getattr(layer, "compute_dtype", None) == "bfloat16" for layer in model._flatten_layers()
+    )
+
+
+def _tensorflow_sees_a_gpu():
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def resolve_jit_compile(model, jit_compile="auto"):
+    """`jit_compile` for `model.compile`: `False` for bfloat16 on TensorFlow CPU.
+
+    Args:
+        model: the `keras.Model` being compiled (layers already built).
+        jit_compile: the user's value; anything but `"auto"` is returned
+            as it is.
+
+    Returns:
+        `False` when `jit_compile` is `"auto"`, the backend is TensorFlow, no
+        GPU is visible and a layer computes in bfloat16; else `jit_compile`.
+    """
+    if jit_compile != "auto" or keras.backend.backend() != "tensorflow":
+        return jit_compile
+    if computes_in_bfloat16(model) and not _tensorflow_sees_a_gpu():
+        return False
+    return jit_compile
