@@ -16,7 +16,8 @@ a fraction of the ceiling, and the ratio to TRL.
 
 Variants (`--variants`, comma separated): `trl`, `kerasalign-<backend>`,
 `keras_hub-<backend>` (plain KerasHub `fit`, SFT only), with optional
-suffixes `-bf16` (bfloat16 weights and compute), `-int8` (int8 base),
+suffixes `-bf16` (bfloat16 weights and compute), `-mixed` (float32 weights,
+bfloat16 compute; Keras' `mixed_bfloat16`), `-int8` (int8 base),
 `-xla` / `-noxla` (force `jit_compile` on or off; on torch "on" means
 `torch.compile`), `-chunk<N>` (SFT loss / DPO log-probs from hidden states at response positions,
 N positions at a time), `-bucket<N>` (SFT in `LengthBuckets` of multiple N).
@@ -111,6 +112,8 @@ def parse_variant(name):
     for option in options:
         if option == "bf16":
             spec["dtype"] = "bfloat16"
+        elif option == "mixed":
+            spec["dtype"] = "mixed_bfloat16"
         elif option == "int8":
             spec["quantize"] = "int8"
         elif option.startswith("bucket") and option[6:].isdigit():
@@ -240,7 +243,7 @@ def aggregate(runs, ceilings):
 
         tokens = [r["tokens_per_second"] for r in good]
         ceiling = (
-            bfloat16_ceiling if good[0]["dtype"] == "bfloat16" else float32_ceiling
+            bfloat16_ceiling if "bfloat16" in good[0]["dtype"] else float32_ceiling
         )
         row.update(
             {
@@ -261,9 +264,8 @@ def aggregate(runs, ceilings):
         )
         summary.append(row)
     for row in summary:
-        # Compare with TRL in the same dtype: `trl` for float32 rows,
-        # `trl-bf16` for bfloat16 ones.
-        trl_variant = "trl-bf16" if row.get("dtype") == "bfloat16" else "trl"
+        # Compare with TRL in the same dtype.
+        trl_variant = TRL_VARIANT_BY_DTYPE.get(row.get("dtype"), "trl")
         trl = next(
             (
                 r
@@ -285,6 +287,13 @@ def aggregate(runs, ceilings):
         "bfloat16": bfloat16_ceiling,
         "frameworks": frameworks,
     }
+
+
+TRL_VARIANT_BY_DTYPE = {
+    "float32": "trl",
+    "bfloat16": "trl-bf16",
+    "mixed_bfloat16": "trl-mixed",
+}
 
 
 def ceiling_frameworks(report, dtype):
@@ -314,7 +323,7 @@ def markdown(report):
         f"({ceiling_frameworks(report, 'float32')}), "
         f"{report['ceiling']['bfloat16'] / 1e9:.0f} GFLOP/s bfloat16 "
         f"({ceiling_frameworks(report, 'bfloat16')}). `vs TRL` compares with TRL in "
-        "the same dtype (`trl-bf16` for bfloat16 rows).",
+        "the same dtype (`trl-bf16` for bfloat16 rows, `trl-mixed` for mixed_bfloat16).",
         (
             "- SFT rows have mixed lengths (1/8 to all of the sequence length); "
             "tokens/s counts real tokens over the mean timed step; `pad` is the "

@@ -40,7 +40,7 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--lora-rank", type=int, default=8)
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "mixed_bfloat16"])
     parser.add_argument("--out", required=True)
     return parser.parse_args(argv)
 
@@ -79,7 +79,7 @@ def hf_config(config, task, dtype):
         "eos_token_id": common.EOS_ID,
         "bos_token_id": common.BOS_ID,
         "tie_word_embeddings": True,
-        "dtype": dtype,
+        "dtype": "float32" if dtype == "mixed_bfloat16" else dtype,
     }
     if task == "reward":
         common_args["num_labels"] = 1
@@ -109,7 +109,9 @@ def build_model(config, task, dtype):
             "gemma": transformers.GemmaForCausalLM,
             "gemma3": transformers.Gemma3ForCausalLM,
         }
-    return classes[config["family"]](hf).to(getattr(torch, dtype))
+    # mixed_bfloat16: float32 weights, bfloat16 compute through autocast.
+    weights = "float32" if dtype == "mixed_bfloat16" else dtype
+    return classes[config["family"]](hf).to(getattr(torch, weights))
 
 
 def lora_config(rank, task):
@@ -152,7 +154,7 @@ def common_training_args(args, output_dir):
         "dataloader_num_workers": 0,
         "disable_tqdm": True,
         "seed": 0,
-        "bf16": args.dtype == "bfloat16",
+        "bf16": args.dtype in ("bfloat16", "mixed_bfloat16"),
     }
 
 

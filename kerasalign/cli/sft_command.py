@@ -14,6 +14,12 @@ def register(subparsers, common):
     )
     add_model_arguments(parser)
     add_training_arguments(parser)
+    parser.add_argument(
+        "--pack",
+        action="store_true",
+        help="pack short examples end to end into full rows (faster; a token may "
+        "attend to the examples packed before it)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -46,6 +52,7 @@ def run(args):
         verbose=0 if args.json else "auto",
         seed=args.seed,
         bucket_multiple=args.bucket_multiple,
+        pack=args.pack,
     )
     summary["data"] = report.to_dict()
     final = summary["final"]
@@ -55,5 +62,8 @@ def run(args):
             f"loss {summary['first_step_loss']:.4f} -> {final.get('loss', float('nan')):.4f}"
             + (f", val_loss {final['val_loss']:.4f}" if "val_loss" in final else "")
         )
+        if summary["packing"]:
+            print(f"{summary['packing']['rows_in']} examples packed into "
+                  f"{summary['packing']['rows_out']} rows")
         print(f"wrote {', '.join(summary['files'])} to {args.output}")
     return summary

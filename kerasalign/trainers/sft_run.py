@@ -17,6 +17,7 @@ Examples:
 
 import keras
 
+from kerasalign.data.packing import pack_sft_rows
 from kerasalign.data.sft_preprocessor import SFTPreprocessor, loss_positions
 from kerasalign.models import lora
 from kerasalign.trainers.sft_trainer import SFTTrainer
@@ -49,6 +50,7 @@ def run_sft(
     bucket_multiple=None,
     chunk_size=None,
     remat=False,
+    pack=False,
 ):
     """Fine-tune `model` on `examples` and optionally write the outputs.
 
@@ -81,6 +83,10 @@ def run_sft(
             vocabulary. Defaults to `None` (full logits).
         remat: bool. With `chunk_size`, recompute each chunk's logits in the
             backward pass. Defaults to `False`.
+        pack: bool. Pack the training examples end to end into rows of
+            `sequence_length` (see `kerasalign.data.packing`: fewer, full
+            rows; a token may attend to the examples packed before it).
+            Validation examples are not packed. Defaults to `False`.
 
     Returns:
         A summary dict: final metrics, timing, preprocessing report, files.
@@ -93,6 +99,11 @@ def run_sft(
     preprocessor = SFTPreprocessor(model.preprocessor.tokenizer, template, length)
     x, y, sample_weight = preprocessor.batch(examples)
     train_report = preprocessor.report
+    packing = None
+    if pack:
+        (x, y, sample_weight), packing = pack_sft_rows(
+            x, y, sample_weight, length, pad_token_id=model.preprocessor.tokenizer.pad_token_id
+        )
     validation_data = None
     if eval_examples:
         validation_data = preprocessor.batch(eval_examples)
@@ -122,6 +133,7 @@ def run_sft(
         "examples": train_report.kept,
         "validation_examples": 0 if validation_data is None else len(validation_data[1]),
         "preprocessing": vars(train_report),
+        "packing": None if packing is None else vars(packing),
         "parameters": lora.parameter_counts(model),
         "lora": lora.lora_state(model),
         "epochs_run": len(history["epochs"]),
@@ -139,6 +151,7 @@ def run_sft(
             "early_stopping_patience": early_stopping_patience,
             "bucket_multiple": bucket_multiple,
             "chunk_size": chunk_size,
+            "pack": pack,
         },
         "files": [],
     }
