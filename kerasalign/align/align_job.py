@@ -248,6 +248,8 @@ class AlignJob:
         enable_lora(policy, s.lora_rank, targets=s.lora_targets)
         prompts = _subset([pair.prompt for pair in self._pairs()], s.rlhf_prompts, s.seed + 1)
         extra = {"num_generations": s.rlhf_num_generations} if s.rlhf == "grpo" else {}
+        if s.rlhf_kl is not None:
+            extra["beta" if s.rlhf == "grpo" else "kl_coef"] = s.rlhf_kl
         summary = run_rlhf(
             policy,
             prompts,

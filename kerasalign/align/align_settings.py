@@ -51,6 +51,9 @@ class AlignSettings:
         rlhf_num_generations: int. GRPO: responses per prompt.
         rlhf_max_new_tokens: int. Tokens per rollout response.
         rlhf_learning_rate: float.
+        rlhf_kl: float or None. Weight of the KL penalty to the reference
+            (GRPO's `beta`, PPO's `kl_coef`). Defaults to `None` (the
+            trainer's default: 0.04 for GRPO, 0.05 for PPO).
     """
 
     preset: str
@@ -81,6 +84,7 @@ class AlignSettings:
     rlhf_num_generations: int = 4
     rlhf_max_new_tokens: int = 32
     rlhf_learning_rate: float = 5e-5
+    rlhf_kl: float | None = None
 
     @classmethod
     def for_run(cls, preset, quick=False, **overrides):

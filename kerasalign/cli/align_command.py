@@ -40,6 +40,10 @@ def register(subparsers, common):
                         help="passes over the --rlhf prompts (default 1)")
     parser.add_argument("--rlhf-learning-rate", type=float, default=None,
                         help="learning rate of --rlhf (default 5e-5)")
+    parser.add_argument("--rlhf-kl", type=float, default=None,
+                        help="KL penalty weight of --rlhf (GRPO beta, PPO kl_coef)")
+    parser.add_argument("--rlhf-max-new-tokens", type=int, default=None,
+                        help="tokens per --rlhf rollout response (default 32)")
     parser.add_argument("--dpo-epochs", type=int, default=None, help="default 1")
     parser.add_argument("--dpo-learning-rate", type=float, default=None, help="default 5e-5")
     parser.set_defaults(handler=run)
@@ -58,14 +62,15 @@ def run(args):
             file=sys.stderr,
         )
     counts = ("eval_limit", "sft_epochs", "dpo_epochs", "lora_rank", "max_new_tokens",
-              "rlhf_prompts", "rlhf_epochs")
+              "rlhf_prompts", "rlhf_epochs", "rlhf_max_new_tokens")
     for name in counts:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise KerasAlignError(f"--{name.replace('_', '-')} must be >= 1")
-    for name in ("dpo_learning_rate", "rlhf_learning_rate"):
+    for name in ("dpo_learning_rate", "rlhf_learning_rate", "rlhf_kl"):
         value = getattr(args, name)
-        if value is not None and not value > 0:
+        minimum_ok = name == "rlhf_kl" and value == 0
+        if value is not None and not (value > 0 or minimum_ok):
             raise KerasAlignError(f"--{name.replace('_', '-')} must be > 0, got {value}")
     settings = AlignSettings.for_run(
         preset,
@@ -79,6 +84,8 @@ def run(args):
         rlhf_prompts=args.rlhf_prompts,
         rlhf_epochs=args.rlhf_epochs,
         rlhf_learning_rate=args.rlhf_learning_rate,
+        rlhf_kl=args.rlhf_kl,
+        rlhf_max_new_tokens=args.rlhf_max_new_tokens,
         dpo_epochs=args.dpo_epochs,
         dpo_learning_rate=args.dpo_learning_rate,
     )

@@ -34,7 +34,7 @@ def test_align_quick_on_tiny_gemma_end_to_end_and_resume(run_cli, tmp_path):
     # and a new report.
     code, out, err, rlhf = run_cli(
         "align", "--preset", "tiny_gemma", "--quick", "--output", output, "--rlhf", "grpo",
-        "--rlhf-epochs", "2", "--rlhf-learning-rate", "2e-3", "--json",
+        "--rlhf-epochs", "2", "--rlhf-learning-rate", "2e-3", "--rlhf-kl", "0.1", "--json",
     )
     assert code == 0, err
     assert err.count("already done, skipped") == 6
@@ -46,6 +46,7 @@ def test_align_quick_on_tiny_gemma_end_to_end_and_resume(run_cli, tmp_path):
     assert "objective/kl" in metrics["history"]["steps"][0]
     assert len(metrics["history"]["epochs"]) == 2
     assert rlhf["settings"]["rlhf_learning_rate"] == 2e-3
+    assert metrics["summary"]["config"]["beta"] == 0.1
 
 
 def test_default_preset_is_the_embedded_model_when_installed():
@@ -63,6 +64,8 @@ def test_default_preset_is_the_embedded_model_when_installed():
         ("--rlhf-epochs", "-1"),
         ("--dpo-learning-rate", "0"),
         ("--rlhf-learning-rate", "nan"),
+        ("--rlhf-kl", "-0.1"),
+        ("--rlhf-max-new-tokens", "0"),
     ],
 )
 def test_bad_numbers_exit_2(run_cli, tmp_path, flag, value):
