@@ -60,6 +60,18 @@ def test_sft_full_fine_tuning_writes_a_preset(run_cli, sft_file, tmp_path):
     assert result["parameters"]["trainable_fraction"] == 1.0
 
 
+def test_sft_pack_reports_the_packed_rows(run_cli, sft_file, tmp_path):
+    code, out, err, _ = run_cli(
+        "sft", "--preset", "tiny_gemma", "--data", sft_file, "--lora-rank", "2",
+        "--epochs", "1", "--pack", "--output", tmp_path / "out",
+    )
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    packing = metrics["summary"]["packing"]
+    assert packing["rows_out"] < packing["rows_in"]
+    assert f"{packing['rows_in']} examples packed into {packing['rows_out']} rows" in out
+
+
 @pytest.mark.parametrize(
     "content, match",
     [
