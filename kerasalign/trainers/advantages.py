@@ -102,7 +102,7 @@ def kl_penalized_rewards(scores, logprobs, reference_logprobs, mask, kl_coef):
     scores, logprobs, reference_logprobs, mask = _as_float(
         scores, logprobs, reference_logprobs, mask
     )
-    kl = (logprobs - reference_logprobs) * mask
+    kl = np.where(mask > 0, logprobs - reference_logprobs, 0.0)
     rewards = -kl_coef * kl
     rows = np.arange(len(scores))
     rewards[rows, last_token_index(mask)] += scores

@@ -386,7 +386,9 @@ class OnlineTrainer(keras.Model):
             scores, policy_outputs, reference_logprobs, action_mask
         )
         inputs.update(extra_inputs)
-        sequence_kl = ((old_logprobs - reference_logprobs) * action_mask).sum(axis=1)
+        # np.where, not `* mask`: prompt and padding log-probs may be
+        # extreme, and inf * 0 is NaN.
+        sequence_kl = np.where(action_mask > 0, old_logprobs - reference_logprobs, 0.0).sum(axis=1)
         non_score_reward = -self.kl_coefficient() * sequence_kl
         lengths = generated["response_mask"].sum(axis=1)
         metrics = {

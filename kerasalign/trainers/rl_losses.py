@@ -36,6 +36,22 @@ def _float(*tensors):
     return [ops.cast(ops.convert_to_tensor(tensor), "float32") for tensor in tensors]
 
 
+def _masked_log_ratio(logprobs, other_logprobs, mask):
+    """`logprobs - other_logprobs`, 0 where `mask` is 0.
+
+    Prompt and padding positions can hold log-probs far apart (a pad token
+    100 nats less likely under one model than the other); `exp` of that
+    overflows to inf, and `inf * 0` in a masked mean is NaN, in the loss and
+    its gradient. Zeroing the difference before any `exp` keeps masked
+    positions out entirely (their gradient is exactly 0).
+    """
+    log_ratio = logprobs - other_logprobs
+    if mask is None:
+        return log_ratio
+    (mask,) = _float(mask)
+    return ops.where(mask > 0, log_ratio, ops.zeros_like(log_ratio))
+
+
 def masked_mean(values, mask, axis=None):
     """Mean of `values` where `mask` is 1 (0 when the mask is empty).
 
@@ -54,7 +70,7 @@ def masked_mean(values, mask, axis=None):
     return ops.sum(values * mask, axis=axis) / ops.maximum(ops.sum(mask, axis=axis), 1.0)
 
 
-def kl_estimate(logprobs, reference_logprobs, estimator="k1"):
+def kl_estimate(logprobs, reference_logprobs, estimator="k1", mask=None):
     """Per-token estimate of `KL(policy || reference)` from sampled tokens.
 
     With `d = logp - ref_logp` at a token sampled from the policy (Schulman,
@@ -69,6 +85,8 @@ def kl_estimate(logprobs, reference_logprobs, estimator="k1"):
         logprobs: tensor `(batch, length)`. Policy log-probs.
         reference_logprobs: tensor `(batch, length)`. Reference log-probs.
         estimator: str. `"k1"`, `"k2"` or `"k3"`. Defaults to `"k1"`.
+        mask: tensor `(batch, length)` or `None`. Where 0, the estimate is 0
+            whatever the log-probs (no overflow). Defaults to `None`.
 
     Returns:
         A float32 tensor `(batch, length)`.
@@ -85,7 +103,7 @@ def kl_estimate(logprobs, reference_logprobs, estimator="k1"):
             f"estimator must be one of {list(KL_ESTIMATORS)}. Received: {estimator!r}"
         )
     logprobs, reference_logprobs = _float(logprobs, reference_logprobs)
-    log_ratio = logprobs - reference_logprobs
+    log_ratio = _masked_log_ratio(logprobs, reference_logprobs, mask)
     if estimator == "k1":
         return log_ratio
     if estimator == "k2":
@@ -93,7 +111,7 @@ def kl_estimate(logprobs, reference_logprobs, estimator="k1"):
     return ops.exp(-log_ratio) - 1.0 + log_ratio
 
 
-def clipped_surrogate(logprobs, old_logprobs, advantages, clip_range):
+def clipped_surrogate(logprobs, old_logprobs, advantages, clip_range, mask=None):
     """PPO's per-token clipped surrogate loss (Schulman et al., 2017, eq. 7).
 
     `loss_t = max(-A_t r_t, -A_t clip(r_t, 1 - eps, 1 + eps))`, the negative
@@ -105,6 +123,8 @@ def clipped_surrogate(logprobs, old_logprobs, advantages, clip_range):
         advantages: tensor `(batch, length)`, or `(batch, 1)` for one
             advantage per response.
         clip_range: float. `eps`.
+        mask: tensor `(batch, length)` or `None`. Where 0, the ratio is 1
+            whatever the log-probs (no overflow). Defaults to `None`.
 
     Returns:
         `(per_token_loss, is_clipped, ratio, log_ratio)`, each
@@ -112,7 +132,7 @@ def clipped_surrogate(logprobs, old_logprobs, advantages, clip_range):
         larger (its gradient is zero there).
     """
     logprobs, old_logprobs, advantages = _float(logprobs, old_logprobs, advantages)
-    log_ratio = logprobs - old_logprobs
+    log_ratio = _masked_log_ratio(logprobs, old_logprobs, mask)
     ratio = ops.exp(log_ratio)
     unclipped = -advantages * ratio
     clipped = -advantages * ops.clip(ratio, 1.0 - clip_range, 1.0 + clip_range)
@@ -140,7 +160,7 @@ def ppo_policy_loss(logprobs, old_logprobs, advantages, mask, *, clip_range=0.2)
     """
     (mask,) = _float(mask)
     per_token_loss, is_clipped, ratio, log_ratio = clipped_surrogate(
-        logprobs, old_logprobs, advantages, clip_range
+        logprobs, old_logprobs, advantages, clip_range, mask=mask
     )
     loss = masked_mean(per_token_loss, mask)
     metrics = {
@@ -216,9 +236,9 @@ def grpo_loss(
     """
     (advantages, mask) = _float(advantages, mask)
     per_token_loss, is_clipped, _, log_ratio = clipped_surrogate(
-        logprobs, old_logprobs, advantages[:, None], clip_range
+        logprobs, old_logprobs, advantages[:, None], clip_range, mask=mask
     )
-    token_kl = kl_estimate(logprobs, reference_logprobs, "k3")
+    token_kl = kl_estimate(logprobs, reference_logprobs, "k3", mask=mask)
     total_per_token = per_token_loss + beta * token_kl if beta else per_token_loss
 
     def per_response_mean(values):

@@ -130,3 +130,13 @@ def test_adaptive_kl_controller_follows_the_target():
 def test_kl_controller_rejects_bad_settings(kwargs, message):
     with pytest.raises(KerasAlignError, match=message):
         KLController(**kwargs)
+
+
+def test_kl_penalized_rewards_ignore_extreme_masked_log_probs():
+    # inf * 0 is NaN: masked positions must be dropped, not multiplied by 0.
+    scores = np.array([1.0])
+    logprobs = np.array([[-0.5, -np.inf]], "float32")
+    reference = np.array([[-0.7, -3.0]], "float32")
+    mask = np.array([[1.0, 0.0]], "float32")
+    rewards, _ = kl_penalized_rewards(scores, logprobs, reference, mask, 0.1)
+    np.testing.assert_allclose(rewards, [[-0.1 * 0.2 + 1.0, 0.0]], rtol=1e-6)

@@ -168,3 +168,44 @@ def test_grpo_loss_matches_numpy():
 
 def test_masked_mean_of_an_empty_mask_is_zero():
     assert float(keras.ops.convert_to_numpy(masked_mean(np.ones(3), np.zeros(3)))) == 0.0
+
+
+def _finite(tensor):
+    return bool(np.all(np.isfinite(keras.ops.convert_to_numpy(tensor))))
+
+
+def test_masked_positions_cannot_overflow_the_losses_or_gradients():
+    # A 270M GRPO run diverged: at a masked (prompt or padding) position the
+    # policy's log-prob sat ~100 nats below the reference's, k3's exp(-d)
+    # overflowed to inf and inf * 0 in the masked mean gave NaN. Masked
+    # positions must not matter at all, whatever their values.
+    logprobs = np.log([[0.5, 0.4, 0.3]])
+    mask = np.array([[1.0, 1.0, 0.0]])
+    advantages = np.array([1.0])
+    wild = logprobs.copy()
+    wild[0, 2] = -200.0
+    clean, _ = grpo_loss(logprobs, logprobs, logprobs, advantages, mask, beta=0.1)
+    for policy, old, reference in [
+        (wild, logprobs, logprobs),  # policy vs reference and vs old
+        (logprobs, wild, wild),
+        (logprobs, logprobs, wild),
+    ]:
+        policy = keras.ops.convert_to_tensor(policy, "float32")
+        loss, gradient = value_and_grad(
+            lambda lp, old=old, reference=reference: grpo_loss(
+                lp, old, reference, advantages, mask, beta=0.1
+            )[0],
+            policy,
+        )
+        assert _finite(loss) and _finite(gradient)
+        assert float(keras.ops.convert_to_numpy(loss)) == pytest.approx(
+            float(keras.ops.convert_to_numpy(clean)), abs=1e-6
+        )
+        assert float(keras.ops.convert_to_numpy(gradient)[0, 2]) == 0.0
+        ppo, ppo_gradient = value_and_grad(
+            lambda lp, old=old: ppo_policy_loss(lp, old, advantages[:, None] * mask, mask)[0],
+            policy,
+        )
+        assert _finite(ppo) and _finite(ppo_gradient)
+    token_kl = kl_estimate(wild, logprobs, "k3", mask=mask)
+    assert _finite(token_kl) and float(keras.ops.convert_to_numpy(token_kl)[0, 2]) == 0.0
