@@ -1,7 +1,11 @@
 """`kerasalign sft`: supervised fine-tuning (LoRA or full) from a data file."""
 
 from kerasalign.cli.model_args import add_model_arguments, load_model_from_args
-from kerasalign.cli.training_args import add_training_arguments, check_training_args, lora_targets
+from kerasalign.cli.training_args import (
+    add_training_arguments,
+    check_training_args,
+    lora_targets,
+)
 
 
 def register(subparsers, common):

@@ -6,7 +6,11 @@ import pytest
 
 from kerasalign.errors import KerasAlignError
 from kerasalign.models.loader import load_causal_lm
-from kerasalign.trainers.compile_defaults import adamw, computes_in_bfloat16, resolve_jit_compile
+from kerasalign.trainers.compile_defaults import (
+    adamw,
+    computes_in_bfloat16,
+    resolve_jit_compile,
+)
 from kerasalign.trainers.dpo_trainer import DPOTrainer
 from kerasalign.trainers.sft_trainer import SFTTrainer
 
