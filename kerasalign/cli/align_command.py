@@ -69,9 +69,10 @@ def run(args):
             raise KerasAlignError(f"--{name.replace('_', '-')} must be >= 1")
     for name in ("dpo_learning_rate", "rlhf_learning_rate", "rlhf_kl"):
         value = getattr(args, name)
-        minimum_ok = name == "rlhf_kl" and value == 0
-        if value is not None and not (value > 0 or minimum_ok):
-            raise KerasAlignError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+        zero_ok = name == "rlhf_kl"
+        if value is not None and not (value > 0 or (zero_ok and value == 0)):
+            bound = ">= 0" if zero_ok else "> 0"
+            raise KerasAlignError(f"--{name.replace('_', '-')} must be {bound}, got {value}")
     settings = AlignSettings.for_run(
         preset,
         quick=args.quick,
