@@ -4,7 +4,7 @@ Keras 3 has no backend-neutral gradient function: `keras.ops` computes
 values on every backend, but differentiating them is each backend's own
 business (`jax.grad`, `tf.GradientTape`, `torch.autograd`). Everything else
 in kerasalign uses `keras` and `keras.ops` only and calls this module when it
-needs a gradient.
+needs a gradient, or asks the backend what devices it sees.
 
 On JAX the gradient function is compiled with `jax.jit`: run eagerly, JAX
 compiles every operation separately for every new input shape, which took
@@ -119,3 +119,10 @@ def value_and_grad(fn, x, *, variables=None):
     [[27.0]]
     """
     return gradient_function(fn, variables=variables)(x)
+
+
+def tensorflow_sees_a_gpu():
+    """Whether TensorFlow lists a GPU (call only on the TensorFlow backend)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))

@@ -25,6 +25,7 @@ import math
 
 import keras
 
+from kerasalign.backend_ops import tensorflow_sees_a_gpu
 from kerasalign.errors import KerasAlignError
 
 
@@ -45,12 +46,6 @@ def computes_in_bfloat16(model):
     )
 
 
-def _tensorflow_sees_a_gpu():
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
 def resolve_jit_compile(model, jit_compile="auto"):
     """`jit_compile` for `model.compile`: `False` for bfloat16 on TensorFlow CPU.
 
@@ -65,6 +60,6 @@ def resolve_jit_compile(model, jit_compile="auto"):
     """
     if jit_compile != "auto" or keras.backend.backend() != "tensorflow":
         return jit_compile
-    if computes_in_bfloat16(model) and not _tensorflow_sees_a_gpu():
+    if computes_in_bfloat16(model) and not tensorflow_sees_a_gpu():
         return False
     return jit_compile
