@@ -21,21 +21,15 @@ Examples:
 False
 """
 
-import math
-
 import keras
 
 from kerasalign.backend_ops import tensorflow_sees_a_gpu
-from kerasalign.errors import KerasAlignError
+from kerasalign.trainers.argument_checks import check_number
 
 
 def adamw(learning_rate, weight_decay=0.0):
     """AdamW with a checked learning rate (a finite number > 0)."""
-    valid = not isinstance(learning_rate, bool) and isinstance(learning_rate, (int, float))
-    if not (valid and math.isfinite(learning_rate) and learning_rate > 0):
-        raise KerasAlignError(
-            f"learning_rate must be a number > 0. Received: learning_rate={learning_rate!r}"
-        )
+    check_number("learning_rate", learning_rate)
     return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
 
 

@@ -26,7 +26,8 @@ import numpy as np
 
 from kerasalign.errors import KerasAlignError
 from kerasalign.trainers.advantages import group_advantages
-from kerasalign.trainers.online_trainer import OnlineTrainer, check_number
+from kerasalign.trainers.argument_checks import check_number
+from kerasalign.trainers.online_trainer import OnlineTrainer
 from kerasalign.trainers.rl_losses import grpo_loss
 
 

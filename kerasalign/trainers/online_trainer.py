@@ -39,6 +39,7 @@ from kerasalign.models import lora
 from kerasalign.models.generation import make_sampler, stop_token_ids
 from kerasalign.templates import get as get_template
 from kerasalign.templates.chat_template import ChatTemplate
+from kerasalign.trainers.argument_checks import check_integer, check_number
 from kerasalign.trainers.compile_defaults import adamw, resolve_jit_compile
 from kerasalign.trainers.logprobs import token_logprobs
 from kerasalign.trainers.reference import lora_disabled
@@ -50,28 +51,6 @@ from kerasalign.trainers.rollouts import (
 )
 
 ROLLOUT_SAMPLERS = ("random", "top_k", "top_p")
-
-
-def check_integer(name, value, minimum=1):
-    """Raise `KerasAlignError` unless `value` is an integer >= `minimum`."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise KerasAlignError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
-    return int(value)
-
-
-def check_number(name, value, minimum=0.0, maximum=None, *, allow_minimum=False):
-    """Raise `KerasAlignError` unless `value` is a number in the range."""
-    valid = not isinstance(value, bool) and isinstance(value, (int, float, np.floating))
-    if valid:
-        valid = math.isfinite(value) and (
-            value >= minimum if allow_minimum else value > minimum
-        )
-        valid = valid and (maximum is None or value < maximum)
-    if not valid:
-        low = f"{'>=' if allow_minimum else '>'} {minimum}"
-        high = f" and < {maximum}" if maximum is not None else ""
-        raise KerasAlignError(f"{name} must be a number {low}{high}. Received: {name}={value!r}")
-    return float(value)
 
 
 def sampled_token_logprobs(

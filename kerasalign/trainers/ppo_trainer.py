@@ -30,8 +30,9 @@ import numpy as np
 from keras import ops
 
 from kerasalign.trainers import advantages as advantages_module
+from kerasalign.trainers.argument_checks import check_number
 from kerasalign.trainers.kl_controller import KLController
-from kerasalign.trainers.online_trainer import OnlineTrainer, check_number
+from kerasalign.trainers.online_trainer import OnlineTrainer
 from kerasalign.trainers.rl_losses import ppo_policy_loss, ppo_value_loss
 
 
