@@ -50,6 +50,32 @@ EVAL_FILE = "eval.json"
 SFT_CHUNK_SIZE = 64
 
 
+def repeat_categories(examples, repeats):
+    """`examples` with those of some `metadata["category"]` repeated.
+
+    Args:
+        examples: list of examples with a `metadata` dict.
+        repeats: dict. `{category: times}`; a category not named is kept
+            once.
+
+    Returns:
+        A new list: every example, each repeated copy right after the
+        original (training shuffles the order).
+
+    Examples:
+
+    >>> from kerasalign.data import SFTExample
+    >>> rows = [SFTExample("a", "x", metadata={"category": "ordinary"}),
+    ...         SFTExample("b", "y", metadata={"category": "benign_sensitive"})]
+    >>> [row.prompt for row in repeat_categories(rows, {"benign_sensitive": 3})]
+    ['a', 'b', 'b', 'b']
+    """
+    repeated = []
+    for example in examples:
+        repeated += [example] * repeats.get(example.metadata.get("category"), 1)
+    return repeated
+
+
 def _subset(records, count, seed):
     """A seeded shuffle of `records`, cut to `count` (all when `None`)."""
     records = list(records)
@@ -165,6 +191,7 @@ class AlignJob:
         examples = _subset(
             datasets.load("instructions") + datasets.load("safety_sft"), s.sft_examples, s.seed
         )
+        examples = repeat_categories(examples, s.sft_repeat)
         model = self._model(lora_rank=s.lora_rank, lora_targets=s.lora_targets)
         summary = run_sft(
             model,
@@ -341,26 +368,34 @@ class AlignJob:
         def pick(*keys):
             return {key: s[key] for key in keys}
 
-        evaluation = pick("preset", "eval_limit", "max_new_tokens", "template", "sequence_length")
-        # Each stage depends on its own settings (and, through the runner's
-        # chained fingerprints, on every earlier stage): retuning DPO keeps
-        # the SFT stage.
-        training = ("batch_size", "bucket_multiple", "lora_rank", "lora_targets", "seed")
+        model = ("preset", "sequence_length", "template")
+        evaluation = pick(*model, "eval_limit", "max_new_tokens")
+        # Each stage depends on its own settings and on the stages it reads:
+        # retuning SFT keeps the reward model, retuning DPO keeps SFT, and a
+        # new evaluation setting re-runs no training.
+        training = (*model, "batch_size", "bucket_multiple", "lora_rank", "lora_targets", "seed")
+        sft_keys = ("sft_examples", "sft_repeat", "sft_epochs", "sft_learning_rate")
+        reward_keys = ("preference_pairs", "reward_epochs", "reward_learning_rate")
+        dpo_keys = ("preference_pairs", "dpo_epochs", "dpo_learning_rate", "dpo_beta")
         stages = [
             Stage("base_eval", self._evaluate(None), cost=1.0, settings=evaluation),
-            Stage("sft", self._sft, cost=2.0, settings=pick("sft_examples", "sft_epochs", "sft_learning_rate", *training)),
-            Stage("sft_eval", self._evaluate("sft"), cost=1.0, settings=evaluation),
-            Stage("reward", self._reward, cost=1.0, settings=pick("preference_pairs", "reward_epochs", "reward_learning_rate", *training)),
-            Stage("dpo", self._dpo, cost=1.5, settings=pick("preference_pairs", "dpo_epochs", "dpo_learning_rate", "dpo_beta", *training)),
-            Stage("dpo_eval", self._evaluate("dpo"), cost=1.0, settings=evaluation),
+            Stage("sft", self._sft, cost=2.0, settings=pick(*sft_keys, *training), depends_on=()),
+            Stage("sft_eval", self._evaluate("sft"), cost=1.0, settings=evaluation, depends_on=("sft",)),
+            Stage("reward", self._reward, cost=1.0, settings=pick(*reward_keys, *training), depends_on=()),
+            Stage("dpo", self._dpo, cost=1.5, settings=pick(*dpo_keys, *training), depends_on=("sft",)),
+            Stage("dpo_eval", self._evaluate("dpo"), cost=1.0, settings=evaluation, depends_on=("dpo",)),
         ]
         if self.settings.rlhf is not None:
             rlhf_keys = [key for key in s if key.startswith("rlhf")]
             stages += [
-                Stage("rlhf", self._rlhf, cost=2.0, settings=pick(*rlhf_keys, *training)),
-                Stage("rlhf_eval", self._evaluate("rlhf"), cost=1.0, settings=evaluation),
+                Stage("rlhf", self._rlhf, cost=2.0, settings=pick(*rlhf_keys, *training),
+                      depends_on=("dpo", "reward")),
+                Stage("rlhf_eval", self._evaluate("rlhf"), cost=1.0, settings=evaluation,
+                      depends_on=("rlhf",)),
             ]
-        return stages + [Stage("report", self._report, cost=0.1)]
+        # The report reads every evaluation and the reward model.
+        everything = tuple(stage.name for stage in stages)
+        return stages + [Stage("report", self._report, cost=0.1, depends_on=everything)]
 
     def run(self):
         """Run (or resume) every stage; returns `{stage: result}`."""

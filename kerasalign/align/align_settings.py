@@ -25,6 +25,9 @@ class AlignSettings:
         quick: bool. A short run.
         sft_examples: int or None. SFT examples used (None: all).
         preference_pairs: int or None. Preference pairs used (None: all).
+        sft_repeat: dict. `{category: times}`: SFT examples whose
+            `metadata["category"]` is named are repeated (e.g.
+            `{"benign_sensitive": 2}` against over-refusal). Defaults to `{}`.
         sft_epochs, reward_epochs, dpo_epochs: int. Epochs per stage.
         batch_size: int. Training batch size.
         bucket_multiple: int or None. Training batches hold rows of similar
@@ -60,6 +63,7 @@ class AlignSettings:
     quick: bool = False
     sft_examples: int | None = None
     preference_pairs: int | None = None
+    sft_repeat: dict = dataclasses.field(default_factory=dict)
     sft_epochs: int = 2
     reward_epochs: int = 1
     dpo_epochs: int = 1

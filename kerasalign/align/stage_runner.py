@@ -5,7 +5,10 @@ atomically (`staged_output_dir`), and finishes by writing `stage.json` with
 its result and the fingerprint of its settings. Running the same pipeline
 again with the same output directory skips every stage whose `stage.json`
 exists with the same fingerprint, so an interrupted run resumes where it
-stopped; changing a stage's settings re-runs it and every stage after it.
+stopped; changing a stage's settings re-runs it and every stage that depends
+on it. By default a stage depends on the one before it (so on all earlier
+ones); a stage that names its `depends_on` stages depends on those alone, so
+retuning one branch of a pipeline keeps the stages of the other.
 
 Before each stage the runner prints which stage is running and an estimate of
 the time left, from the measured time of the stages done so far and each
@@ -51,12 +54,16 @@ class Stage:
             Defaults to `1.0`.
         settings: dict. What the stage depends on; a change re-runs it.
             Defaults to `{}`.
+        depends_on: tuple of str or None. Earlier stages whose re-run
+            re-runs this one. Defaults to `None` (the stage just before it,
+            and through it every earlier stage). `()` depends on no stage.
     """
 
     name: str
     run: Callable
     cost: float = 1.0
     settings: dict = dataclasses.field(default_factory=dict)
+    depends_on: tuple | None = None
 
 
 def _fingerprint(settings, previous):
@@ -96,6 +103,26 @@ class StageRunner:
             return None
         return record
 
+    @staticmethod
+    def _check_dependencies(stages):
+        """Every `depends_on` names a stage that runs earlier (checked before any runs)."""
+        earlier = []
+        for stage in stages:
+            unknown = [name for name in stage.depends_on or () if name not in earlier]
+            if unknown:
+                raise ValueError(
+                    f"Stage {stage.name!r} depends on {unknown}, which do not run before it "
+                    f"(earlier stages: {earlier})."
+                )
+            earlier.append(stage.name)
+
+    @staticmethod
+    def _upstream(stage, previous, fingerprints):
+        """What a stage's fingerprint chains on: the previous stage's, or its dependencies'."""
+        if stage.depends_on is None:
+            return previous
+        return {name: fingerprints[name] for name in stage.depends_on}
+
     def _estimate(self, stages, index):
         done = [s for s in stages[:index] if s.name in self.durations]
         done_cost = sum(s.cost for s in done)
@@ -106,12 +133,14 @@ class StageRunner:
 
     def run(self, stages):
         """Run (or resume) `stages`; returns `{name: result}`."""
+        self._check_dependencies(stages)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.skipped = []
-        results, previous = {}, None
+        results, previous, fingerprints = {}, None, {}
         started = time.perf_counter()
         for index, stage in enumerate(stages):
-            fingerprint = _fingerprint(stage.settings, previous)
+            fingerprint = _fingerprint(stage.settings, self._upstream(stage, previous, fingerprints))
+            fingerprints[stage.name] = fingerprint
             record = self._finished(stage, fingerprint)
             prefix = f"[{index + 1}/{len(stages)}] {stage.name}"
             if record is not None:

@@ -29,6 +29,10 @@ def register(subparsers, common):
     parser.add_argument("--output", required=True)
     parser.add_argument("--eval-limit", type=int, default=None, help="prompts per evaluation set")
     parser.add_argument("--sft-epochs", type=int, default=None)
+    parser.add_argument("--sft-repeat", action="append", default=None, metavar="CATEGORY=TIMES",
+                        help="repeat the SFT examples of a data category (ordinary, "
+                        "benign_sensitive, adversarial, innocent_risky), e.g. "
+                        "benign_sensitive=2 against over-refusal; may be given again")
     parser.add_argument("--lora-rank", type=int, default=None)
     parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--seed", type=int, default=None)
@@ -47,6 +51,38 @@ def register(subparsers, common):
     parser.add_argument("--dpo-epochs", type=int, default=None, help="default 1")
     parser.add_argument("--dpo-learning-rate", type=float, default=None, help="default 5e-5")
     parser.set_defaults(handler=run)
+
+
+def parse_repeats(values, known):
+    """`["benign_sensitive=2"]` -> `{"benign_sensitive": 2}`, checked against `known`.
+
+    >>> parse_repeats(["benign_sensitive=2"], {"benign_sensitive", "ordinary"})
+    {'benign_sensitive': 2}
+    """
+    from kerasalign.errors import KerasAlignError
+
+    repeats = {}
+    for value in values or ():
+        category, separator, times = value.partition("=")
+        if not separator or not times.strip().isdigit() or int(times) < 1:
+            raise KerasAlignError(
+                f"--sft-repeat {value!r}: expected CATEGORY=TIMES with TIMES an integer >= 1, "
+                "e.g. benign_sensitive=2"
+            )
+        if category not in known:
+            raise KerasAlignError(
+                f"--sft-repeat {value!r}: unknown category {category!r}; the built-in SFT "
+                f"data has {sorted(known)}"
+            )
+        repeats[category] = int(times)
+    return repeats
+
+
+def _sft_categories():
+    from kerasalign import datasets
+
+    examples = datasets.load("instructions") + datasets.load("safety_sft")
+    return {example.metadata.get("category") for example in examples} - {None}
 
 
 def run(args):
@@ -73,8 +109,10 @@ def run(args):
         if value is not None and not (value > 0 or (zero_ok and value == 0)):
             bound = ">= 0" if zero_ok else "> 0"
             raise KerasAlignError(f"--{name.replace('_', '-')} must be {bound}, got {value}")
+    sft_repeat = parse_repeats(args.sft_repeat, _sft_categories()) if args.sft_repeat else None
     settings = AlignSettings.for_run(
         preset,
+        sft_repeat=sft_repeat,
         quick=args.quick,
         eval_limit=args.eval_limit,
         sft_epochs=args.sft_epochs,

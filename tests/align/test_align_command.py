@@ -71,3 +71,69 @@ def test_default_preset_is_the_embedded_model_when_installed():
 def test_bad_numbers_exit_2(run_cli, tmp_path, flag, value):
     code, out, err, _ = run_cli("align", "--preset", "tiny_gemma", flag, value, "--output", tmp_path)
     assert code == 2 and flag in err
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("benign_sensitive", "expected CATEGORY=TIMES"),
+        ("benign_sensitive=0", "expected CATEGORY=TIMES"),
+        ("benign_sensitive=two", "expected CATEGORY=TIMES"),
+        ("benign=2", "unknown category 'benign'"),
+    ],
+)
+def test_bad_sft_repeat_exits_2_naming_the_value(run_cli, tmp_path, value, message):
+    code, out, err, _ = run_cli("align", "--preset", "tiny_gemma", "--sft-repeat", value, "--output", tmp_path)
+    assert code == 2 and "--sft-repeat" in err and message in err
+
+
+def test_sft_repeat_repeats_the_built_in_category():
+    from kerasalign import datasets
+    from kerasalign.align.align_job import repeat_categories
+
+    examples = datasets.load("instructions") + datasets.load("safety_sft")
+    repeated = repeat_categories(examples, {"benign_sensitive": 2, "innocent_risky": 1})
+    sensitive = [e for e in examples if e.metadata["category"] == "benign_sensitive"]
+    assert len(sensitive) == 180
+    assert len(repeated) == len(examples) + len(sensitive)
+    assert sum(e.metadata["category"] == "benign_sensitive" for e in repeated) == 2 * len(sensitive)
+
+
+def _stages_that_run(output, **overrides):
+    """Run the align pipeline's dependency wiring with every stage's work replaced."""
+    from kerasalign.align import AlignJob, AlignSettings, StageRunner
+
+    settings = AlignSettings.for_run("tiny_gemma", quick=True, rlhf="grpo", **overrides)
+    stages = AlignJob(settings, output, log=lambda line: None).stages()
+    ran = []
+    for stage in stages:
+        stage.run = lambda directory, results, name=stage.name: ran.append(name) or {}
+    StageRunner(output, log=lambda line: None).run(stages)
+    return ran
+
+
+def test_align_stages_rerun_only_what_a_changed_setting_reaches(tmp_path):
+    everything = _stages_that_run(tmp_path)
+    assert everything == ["base_eval", "sft", "sft_eval", "reward", "dpo", "dpo_eval", "rlhf", "rlhf_eval", "report"]
+    assert _stages_that_run(tmp_path) == []
+    # A new SFT mix keeps the base evaluation and the reward model.
+    assert _stages_that_run(tmp_path, sft_repeat={"benign_sensitive": 2}) == [
+        "sft", "sft_eval", "dpo", "dpo_eval", "rlhf", "rlhf_eval", "report"
+    ]
+    # A DPO retune keeps SFT and the reward model; an RLHF one keeps DPO too.
+    assert _stages_that_run(tmp_path, sft_repeat={"benign_sensitive": 2}, dpo_learning_rate=1e-4) == [
+        "dpo", "dpo_eval", "rlhf", "rlhf_eval", "report"
+    ]
+    assert _stages_that_run(
+        tmp_path, sft_repeat={"benign_sensitive": 2}, dpo_learning_rate=1e-4, rlhf_kl=0.2
+    ) == ["rlhf", "rlhf_eval", "report"]
+    # A reward-model retune re-runs RLHF (which trains against it) but not DPO.
+    assert _stages_that_run(
+        tmp_path, sft_repeat={"benign_sensitive": 2}, dpo_learning_rate=1e-4, rlhf_kl=0.2,
+        reward_learning_rate=3e-4,
+    ) == ["reward", "rlhf", "rlhf_eval", "report"]
+    # A longer evaluation re-runs every evaluation and no training.
+    assert _stages_that_run(
+        tmp_path, sft_repeat={"benign_sensitive": 2}, dpo_learning_rate=1e-4, rlhf_kl=0.2,
+        reward_learning_rate=3e-4, max_new_tokens=12,
+    ) == ["base_eval", "sft_eval", "dpo_eval", "rlhf_eval", "report"]

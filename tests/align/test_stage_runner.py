@@ -64,3 +64,37 @@ def test_progress_lines_include_an_estimate(tmp_path):
     StageRunner(tmp_path, log=lines.append).run([_stage("a", calls, 1), _stage("b", calls, 2)])
     assert lines[0].startswith("[1/2] a: running")
     assert "left" in lines[2]
+
+
+def test_a_stage_with_depends_on_is_kept_when_another_branch_changes(tmp_path):
+    # "reward" depends only on "base": retuning "sft" re-runs "sft" and
+    # "sft_eval" (which follows it by default) but keeps "reward"; "dpo"
+    # depends on both branches.
+    calls = []
+
+    def stages(sft_lr, reward_lr=0.1):
+        return [
+            _stage("base", calls, 0),
+            _stage("sft", calls, 1, {"lr": sft_lr}),
+            _stage("sft_eval", calls, 2),
+            Stage("reward", _stage("reward", calls, 3, {"lr": reward_lr}).run,
+                  settings={"lr": reward_lr}, depends_on=("base",)),
+            Stage("dpo", _stage("dpo", calls, 4).run, depends_on=("sft", "reward")),
+        ]
+
+    StageRunner(tmp_path, log=lambda line: None).run(stages(0.1))
+    assert calls == ["base", "sft", "sft_eval", "reward", "dpo"]
+    calls.clear()
+    StageRunner(tmp_path, log=lambda line: None).run(stages(0.2))
+    assert calls == ["sft", "sft_eval", "dpo"]
+    calls.clear()
+    StageRunner(tmp_path, log=lambda line: None).run(stages(0.2, reward_lr=0.3))
+    assert calls == ["reward", "dpo"]
+
+
+def test_depends_on_a_later_or_unknown_stage_is_an_error(tmp_path):
+    calls = []
+    stages = [_stage("a", calls, 1), Stage("b", _stage("b", calls, 2).run, depends_on=("c",))]
+    with pytest.raises(ValueError, match=r"'b' depends on \['c'\]"):
+        StageRunner(tmp_path, log=lambda line: None).run(stages)
+    assert calls == []  # checked before anything runs
