@@ -53,6 +53,7 @@ from keras import ops
 
 from kerasalign.errors import KerasAlignError
 from kerasalign.trainers import losses as losses_module
+from kerasalign.trainers.argument_checks import check_integer, check_number
 from kerasalign.trainers.compile_defaults import adamw, resolve_jit_compile
 from kerasalign.trainers.logprobs import preference_logprobs
 from kerasalign.trainers.reference import (
@@ -81,17 +82,6 @@ def memory_saving_logprobs(policy):
     """
     large = policy.backbone.vocabulary_size > 65536
     return {"chunk_size": 64 if large else None, "remat": large}
-
-
-def _check_number(name, value, low, high=None, low_inclusive=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise KerasAlignError(f"{name} must be a number. Received: {name}={value!r}")
-    too_low = value < low if low_inclusive else value <= low
-    if too_low or (high is not None and value >= high):
-        bound = f">= {low}" if low_inclusive else f"> {low}"
-        if high is not None:
-            bound += f" and < {high}"
-        raise KerasAlignError(f"{name} must be {bound}. Received: {name}={value!r}")
 
 
 class DPOTrainer(keras.Model):
@@ -146,7 +136,7 @@ class DPOTrainer(keras.Model):
                 f"kerasalign.load_causal_lm). Received: {type(policy).__name__}"
             )
         beta = losses_module.DEFAULT_BETAS[loss] if beta is None else beta
-        _check_number("beta", beta, 0.0)
+        check_number("beta", beta, 0.0)
         if label_smoothing is not None and loss not in ("sigmoid", "robust"):
             raise KerasAlignError(
                 "label_smoothing applies to loss='sigmoid' or loss='robust'. "
@@ -154,17 +144,13 @@ class DPOTrainer(keras.Model):
             )
         if label_smoothing is None:
             label_smoothing = 0.1 if loss == "robust" else 0.0
-        _check_number("label_smoothing", label_smoothing, 0.0, 0.5, low_inclusive=True)
+        check_number("label_smoothing", label_smoothing, 0.0, 0.5, allow_minimum=True)
         if gamma is not None and loss != "simpo":
             raise KerasAlignError(f"gamma applies to loss='simpo'. Received: loss={loss!r}")
         gamma = 0.5 if gamma is None else gamma
-        _check_number("gamma", gamma, 0.0, low_inclusive=True)
-        if chunk_size is not None and (
-            isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
-        ):
-            raise KerasAlignError(
-                f"chunk_size must be a positive integer. Received: chunk_size={chunk_size!r}"
-            )
+        check_number("gamma", gamma, 0.0, allow_minimum=True)
+        if chunk_size is not None:
+            check_integer("chunk_size", chunk_size)
         if reference_lora not in ("off", "on"):
             raise KerasAlignError(
                 "reference_lora must be one of ['off', 'on']. Received: "

@@ -84,7 +84,7 @@ def test_bad_preference_data_exits_2_with_one_line(run_cli, tmp_path, command, c
 @pytest.mark.parametrize(
     "extra, match",
     [
-        (("--beta", "0"), "beta must be > 0.0"),
+        (("--beta", "0"), "beta must be a number > 0.0"),
         (("--loss", "ipo", "--label-smoothing", "0.1"), "label_smoothing applies to"),
         (("--gamma", "1.0"), "gamma applies to loss='simpo'"),
         (("--reference", "tiny_gemma3"), "does not match the policy's architecture"),

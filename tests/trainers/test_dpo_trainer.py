@@ -144,12 +144,13 @@ def test_missing_reference_logprobs_is_a_clear_error(pairs):
     "kwargs, match",
     [
         ({"loss": "kto"}, r"loss must be one of \['sigmoid', 'ipo', 'hinge', 'robust', 'simpo', 'orpo'\]. Received: loss='kto'"),
-        ({"beta": 0.0}, "beta must be > 0.0. Received: beta=0.0"),
+        ({"beta": 0.0}, "beta must be a number > 0.0. Received: beta=0.0"),
         ({"beta": "high"}, "beta must be a number"),
+        ({"beta": float("nan")}, "beta must be a number > 0.0. Received: beta=nan"),
         ({"loss": "ipo", "label_smoothing": 0.1}, "label_smoothing applies to"),
-        ({"label_smoothing": 0.5}, r"label_smoothing must be >= 0.0 and < 0.5"),
+        ({"label_smoothing": 0.5}, r"label_smoothing must be a number >= 0.0 and < 0.5"),
         ({"gamma": 1.0}, "gamma applies to loss='simpo'"),
-        ({"chunk_size": 0}, "chunk_size must be a positive integer"),
+        ({"chunk_size": 0}, "chunk_size must be an integer >= 1"),
         ({"reference_lora": "maybe"}, r"reference_lora must be one of \['off', 'on'\]"),
     ],
 )
