@@ -16,9 +16,8 @@ import dataclasses
 from kerasalign.data.schema import (
     PreferenceExample,
     SFTExample,
-    _check_metadata,
-    _check_text,
-    normalize_messages,
+    _check_user_query,
+    query_messages,
 )
 from kerasalign.errors import DataError
 
@@ -48,33 +47,12 @@ class PromptExample:
 
     def validate(self, *, source=None, line=None):
         """Raise `DataError` naming the field if the example is malformed."""
-        if self.messages is not None:
-            self.messages = normalize_messages(self.messages, source=source, line=line)
-            if self.messages[-1]["role"] != "user":
-                raise DataError(
-                    "a prompt conversation must end with a user message",
-                    source=source,
-                    line=line,
-                    field="messages",
-                )
-        elif self.prompt is None:
-            raise DataError("missing", source=source, line=line, field="prompt")
-        else:
-            _check_text(self.prompt, "prompt", source=source, line=line)
-        if self.system is not None:
-            _check_text(self.system, "system", source=source, line=line)
-        _check_metadata(self, source=source, line=line)
+        _check_user_query(self, "a prompt conversation", source=source, line=line)
         return self
 
     def prompt_messages(self):
         """The query as chat messages, ending with the user turn."""
-        if self.messages is not None:
-            messages = list(self.messages)
-        else:
-            messages = [{"role": "user", "content": self.prompt}]
-        if self.system is not None and messages[0]["role"] != "system":
-            messages.insert(0, {"role": "system", "content": self.system})
-        return messages
+        return query_messages(self)
 
     @classmethod
     def from_example(cls, example, *, source=None, line=None):

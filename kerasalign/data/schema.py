@@ -129,6 +129,41 @@ def _check_metadata(record, *, source, line):
             )
 
 
+def _check_user_query(record, conversation, *, source, line):
+    """Check a record's query: `messages` ending with a user turn, or a `prompt`.
+
+    `conversation` names the messages in the error, e.g. "a prompt
+    conversation". The system prompt and metadata are checked too.
+    """
+    if record.messages is not None:
+        record.messages = normalize_messages(record.messages, source=source, line=line)
+        if record.messages[-1]["role"] != "user":
+            raise DataError(
+                f"{conversation} must end with a user message",
+                source=source,
+                line=line,
+                field="messages",
+            )
+    elif record.prompt is None:
+        raise DataError("missing", source=source, line=line, field="prompt")
+    else:
+        _check_text(record.prompt, "prompt", source=source, line=line)
+    if record.system is not None:
+        _check_text(record.system, "system", source=source, line=line)
+    _check_metadata(record, source=source, line=line)
+
+
+def query_messages(record):
+    """A record's query as chat messages (system prompt first), ending with the user turn."""
+    if record.messages is not None:
+        messages = list(record.messages)
+    else:
+        messages = [{"role": "user", "content": record.prompt}]
+    if record.system is not None and messages[0]["role"] != "system":
+        messages.insert(0, {"role": "system", "content": record.system})
+    return messages
+
+
 @dataclasses.dataclass
 class SFTExample:
     """One supervised fine-tuning example.
@@ -269,21 +304,7 @@ class PreferenceExample:
 
     def validate(self, *, source=None, line=None):
         """Raise `DataError` naming the field if the pair is malformed."""
-        if self.messages is not None:
-            self.messages = normalize_messages(
-                self.messages, source=source, line=line
-            )
-            if self.messages[-1]["role"] != "user":
-                raise DataError(
-                    "the shared conversation must end with a user message",
-                    source=source,
-                    line=line,
-                    field="messages",
-                )
-        elif self.prompt is None:
-            raise DataError("missing", source=source, line=line, field="prompt")
-        else:
-            _check_text(self.prompt, "prompt", source=source, line=line)
+        _check_user_query(self, "the shared conversation", source=source, line=line)
         for field in ("chosen", "rejected"):
             value = getattr(self, field)
             if value is None:
@@ -307,17 +328,8 @@ class PreferenceExample:
                     field="margin",
                 )
             self.margin = float(self.margin)
-        if self.system is not None:
-            _check_text(self.system, "system", source=source, line=line)
-        _check_metadata(self, source=source, line=line)
         return self
 
     def prompt_messages(self):
         """The shared context as chat messages, ending with the user turn."""
-        if self.messages is not None:
-            messages = list(self.messages)
-        else:
-            messages = [{"role": "user", "content": self.prompt}]
-        if self.system is not None and messages[0]["role"] != "system":
-            messages.insert(0, {"role": "system", "content": self.system})
-        return messages
+        return query_messages(self)
