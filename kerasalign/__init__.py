@@ -34,6 +34,7 @@ _EXPORTS = {
     "RewardModel": "kerasalign.trainers",
     "SFTTrainer": "kerasalign.trainers",
     "enable_lora": "kerasalign.models",
+    "enable_persistent_compile_cache": "kerasalign.backend_ops",
     "load_adapter": "kerasalign.models",
     "load_causal_lm": "kerasalign.models",
     "merge_adapter": "kerasalign.models",

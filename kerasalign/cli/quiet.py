@@ -44,7 +44,9 @@ def preload_backend():
     """Import Keras, KerasHub and the backend quietly.
 
     On JAX the device list is also built here, since that is when JAX prints
-    its CUDA probing messages; `keras.distribution` exists on JAX only.
+    its CUDA probing messages; `keras.distribution` exists on JAX only. The
+    persistent compile cache is turned on here too (see
+    `backend_ops.enable_persistent_compile_cache`).
     """
     with silence_native_stderr():
         import keras
@@ -52,3 +54,6 @@ def preload_backend():
 
         if keras.config.backend() == "jax":
             keras.distribution.list_devices()
+            from kerasalign.backend_ops import enable_persistent_compile_cache
+
+            enable_persistent_compile_cache()
