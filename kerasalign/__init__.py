@@ -14,7 +14,7 @@ Examples:
 
 import importlib
 
-from kerasalign.errors import (
+from kerasalign.errors import (  # noqa: F401 (re-exported)
     AdapterError,
     DataError,
     KerasAlignError,

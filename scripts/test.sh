@@ -38,6 +38,8 @@ run_pytest() {
   return "$code"
 }
 
+echo "=== ruff check ==="
+"$VENV/bin/ruff" check kerasalign tests benchmarks scripts examples
 run_pytest jax ${markers:+-m "$markers"} -q tests
 # The docstring examples of the package are tests too.
 run_pytest jax -q --doctest-modules kerasalign

@@ -38,7 +38,7 @@ def run(args):
         top_p=args.top_p,
         seed=args.seed,
     )
-    for prompt, completion in zip(args.prompt, completions):
+    for prompt, completion in zip(args.prompt, completions, strict=True):
         if not args.json:
             print(f">>> {prompt}\n{completion}\n")
     return {
@@ -48,6 +48,6 @@ def run(args):
         "sampler": args.sampler,
         "completions": [
             {"prompt": prompt, "completion": completion}
-            for prompt, completion in zip(args.prompt, completions)
+            for prompt, completion in zip(args.prompt, completions, strict=True)
         ],
     }

@@ -52,7 +52,7 @@ def tokenize_segments(tokenizer, segments, *, add_bos=True, add_eos=False):
     if add_bos:
         ids.append(tokenizer.start_token_id)
         is_target.append(False)
-    for segment, piece in zip(segments, pieces):
+    for segment, piece in zip(segments, pieces, strict=True):
         ids.extend(piece)
         is_target.extend([segment.is_target] * len(piece))
     if add_eos:

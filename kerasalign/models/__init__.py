@@ -1,6 +1,10 @@
 """Model loading, built-in presets and LoRA helpers."""
 
-from kerasalign.models.loader import builtin_presets, load_causal_lm, official_gemma_presets
+from kerasalign.models.loader import (
+    builtin_presets,
+    load_causal_lm,
+    official_gemma_presets,
+)
 from kerasalign.models.lora import (
     enable_lora,
     load_adapter,

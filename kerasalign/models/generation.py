@@ -141,7 +141,7 @@ def _first_tokens(tokenizer, texts, count):
     """Cut each text to its first `count` tokens (the length bucket may add more)."""
     token_lists = tokenizer.tokenize(texts)
     cut = []
-    for text, ids in zip(texts, token_lists):
+    for text, ids in zip(texts, token_lists, strict=True):
         ids = [int(token) for token in ids]
         cut.append(text if len(ids) <= count else str(tokenizer.detokenize([ids[:count]])[0]))
     return cut

@@ -307,7 +307,7 @@ def merge_adapter(model):
     new_backbone = type(backbone).from_config(backbone.get_config())
     if len(new_backbone.weights) != len(source_weights):
         raise AdapterError("Could not match the merged model's weights.")
-    for target, source in zip(new_backbone.weights, source_weights):
+    for target, source in zip(new_backbone.weights, source_weights, strict=True):
         value = merged_kernels.get(id(source))
         if value is None:
             value = keras.ops.convert_to_numpy(source)

@@ -10,7 +10,11 @@ Examples:
 
 from kerasalign.errors import TemplateError
 from kerasalign.templates.alpaca_template import AlpacaTemplate
-from kerasalign.templates.chat_template import CHAT_TEMPLATES, ChatTemplate, get_chat_template
+from kerasalign.templates.chat_template import (
+    CHAT_TEMPLATES,
+    ChatTemplate,
+    get_chat_template,
+)
 from kerasalign.templates.prompt_template import PromptTemplate
 
 # Named prompt templates used by the built-in datasets.

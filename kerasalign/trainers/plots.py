@@ -41,7 +41,7 @@ def plot_training_curves(history, path, *, title="Training", keys=None):
     figure = Figure(figsize=(4.5 * len(names), 3.5))
     axes = figure.subplots(1, len(names), squeeze=False)
     steps_per_epoch = max(1, len(history["steps"]) // max(1, len(history["epochs"])))
-    for axis, name in zip(axes[0], names):
+    for axis, name in zip(axes[0], names, strict=True):
         step_rows = [row for row in history["steps"] if name in row]
         if step_rows:
             axis.plot(

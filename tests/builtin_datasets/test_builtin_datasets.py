@@ -8,8 +8,13 @@ import pytest
 from kerasalign import datasets
 from kerasalign.cli.main import main
 from kerasalign.data import PreferenceExample, SFTExample
-from kerasalign.data.quality import coverage_report, deduplicate, filter_contamination, is_refusal
 from kerasalign.data.prompt_example import PromptExample
+from kerasalign.data.quality import (
+    coverage_report,
+    deduplicate,
+    filter_contamination,
+    is_refusal,
+)
 
 MINIMUM_SIZES = {
     "safety_sft": 400,

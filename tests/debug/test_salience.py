@@ -27,7 +27,6 @@ from kerasalign.debug.salience import token_texts, tokenize_parts
 from kerasalign.errors import KerasAlignError
 from kerasalign.models import load_causal_lm
 
-
 COLOUR_TEMPLATE = "Words: {{words}}\nColour:"
 GOLDEN_TEMPLATE = "Q: {{question}}\nA:"
 GOLDEN_TOKENS = ["Q", ":", " Is", " the", " sk", "y", " blue", "?", "\n", "A", ":"]

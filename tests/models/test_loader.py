@@ -23,7 +23,7 @@ def test_tiny_presets_load_with_tokenizer(name, cls):
 def test_tiny_weights_are_deterministic():
     first = kerasalign.load_causal_lm("tiny_gemma").backbone.weights
     second = kerasalign.load_causal_lm("tiny_gemma").backbone.weights
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
 
 

@@ -24,7 +24,7 @@ def test_round_trip_keeps_every_bit(tmp_path, dtype):
     save_variables(source.weights, tmp_path)
     target = _layer(dtype)
     load_variables(target.weights, tmp_path)
-    for saved, loaded in zip(source.weights, target.weights):
+    for saved, loaded in zip(source.weights, target.weights, strict=True):
         assert str(loaded.dtype) == dtype
         np.testing.assert_array_equal(
             np.asarray(loaded.numpy()).astype("float32"),
