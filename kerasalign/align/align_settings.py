@@ -11,9 +11,15 @@ Examples:
 (20, 1)
 >>> AlignSettings.for_run(preset="tiny_gemma", quick=True).eval_limit
 6
+>>> AlignSettings.for_run(preset="gemma3_270m_gguf").sft_repeat
+{'benign_sensitive': 2}
 """
 
 import dataclasses
+
+# SFT examples repeated in a full run: the built-in mix otherwise teaches a
+# small model to refuse anything that sounds sensitive.
+FULL_RUN_SFT_REPEAT = {"benign_sensitive": 2}
 
 
 @dataclasses.dataclass
@@ -27,7 +33,8 @@ class AlignSettings:
         preference_pairs: int or None. Preference pairs used (None: all).
         sft_repeat: dict. `{category: times}`: SFT examples whose
             `metadata["category"]` is named are repeated (e.g.
-            `{"benign_sensitive": 2}` against over-refusal). Defaults to `{}`.
+            `{"benign_sensitive": 2}` against over-refusal). Defaults to `{}`;
+            `for_run` sets `FULL_RUN_SFT_REPEAT` for a full (not quick) run.
         sft_epochs, reward_epochs, dpo_epochs: int. Epochs per stage.
         batch_size: int. Training batch size.
         bucket_multiple: int or None. Training batches hold rows of similar
@@ -94,6 +101,12 @@ class AlignSettings:
     def for_run(cls, preset, quick=False, **overrides):
         """Defaults for a run, tuned for tiny test models or real ones."""
         settings = cls(preset=preset, quick=quick)
+        if not quick:
+            # Measured on the 270M (docs/runs/align_full_gemma3_270m/
+            # sft_repeat_benign_sensitive_2): twice the helpful answers to
+            # sensitive-sounding prompts took the DPO model from 93% refused /
+            # 54% helpful to 92% / 67%.
+            settings.sft_repeat = dict(FULL_RUN_SFT_REPEAT)
         if quick:
             settings.sft_examples = 320
             settings.preference_pairs = 128

@@ -32,7 +32,8 @@ def register(subparsers, common):
     parser.add_argument("--sft-repeat", action="append", default=None, metavar="CATEGORY=TIMES",
                         help="repeat the SFT examples of a data category (ordinary, "
                         "benign_sensitive, adversarial, innocent_risky), e.g. "
-                        "benign_sensitive=2 against over-refusal; may be given again")
+                        "benign_sensitive=2 against over-refusal (the default of a full "
+                        "run; benign_sensitive=1 turns it off); may be given again")
     parser.add_argument("--lora-rank", type=int, default=None)
     parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--seed", type=int, default=None)
