@@ -33,7 +33,8 @@ def register(subparsers, common):
                         help="repeat the SFT examples of a data category (ordinary, "
                         "benign_sensitive, adversarial, innocent_risky), e.g. "
                         "benign_sensitive=2 against over-refusal (the default of a full "
-                        "run; benign_sensitive=1 turns it off); may be given again")
+                        "run; benign_sensitive=1 turns it off); may be given again, and "
+                        "adds to the run's defaults")
     parser.add_argument("--lora-rank", type=int, default=None)
     parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--seed", type=int, default=None)
@@ -79,6 +80,18 @@ def parse_repeats(values, known):
     return repeats
 
 
+def merge_repeats(defaults, given):
+    """`given` over the run's default repeats; a count of 1 means "not repeated".
+
+    >>> merge_repeats({"benign_sensitive": 2}, {"ordinary": 2})
+    {'benign_sensitive': 2, 'ordinary': 2}
+    >>> merge_repeats({"benign_sensitive": 2}, {"benign_sensitive": 1})
+    {}
+    """
+    merged = {**defaults, **given}
+    return {category: times for category, times in merged.items() if times != 1}
+
+
 def _sft_categories():
     from kerasalign import datasets
 
@@ -110,10 +123,8 @@ def run(args):
         if value is not None and not (value > 0 or (zero_ok and value == 0)):
             bound = ">= 0" if zero_ok else "> 0"
             raise KerasAlignError(f"--{name.replace('_', '-')} must be {bound}, got {value}")
-    sft_repeat = parse_repeats(args.sft_repeat, _sft_categories()) if args.sft_repeat else None
     settings = AlignSettings.for_run(
         preset,
-        sft_repeat=sft_repeat,
         quick=args.quick,
         eval_limit=args.eval_limit,
         sft_epochs=args.sft_epochs,
@@ -129,6 +140,9 @@ def run(args):
         dpo_epochs=args.dpo_epochs,
         dpo_learning_rate=args.dpo_learning_rate,
     )
+    if args.sft_repeat:
+        given = parse_repeats(args.sft_repeat, _sft_categories())
+        settings.sft_repeat = merge_repeats(settings.sft_repeat, given)
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
     results = AlignJob(settings, args.output, log=log, verbose=0 if args.json else "auto").run()
     report = results["report"]

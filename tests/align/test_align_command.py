@@ -137,3 +137,14 @@ def test_align_stages_rerun_only_what_a_changed_setting_reaches(tmp_path):
         tmp_path, sft_repeat={"benign_sensitive": 2}, dpo_learning_rate=1e-4, rlhf_kl=0.2,
         reward_learning_rate=3e-4, max_new_tokens=12,
     ) == ["base_eval", "sft_eval", "dpo_eval", "rlhf_eval", "report"]
+
+
+def test_sft_repeat_adds_to_the_full_run_default_and_1_turns_a_category_off():
+    from kerasalign.align import AlignSettings
+    from kerasalign.cli.align_command import merge_repeats
+
+    default = AlignSettings.for_run("gemma3_270m_gguf").sft_repeat
+    assert default == {"benign_sensitive": 2}
+    assert AlignSettings.for_run("gemma3_270m_gguf", quick=True).sft_repeat == {}
+    assert merge_repeats(default, {"ordinary": 3}) == {"benign_sensitive": 2, "ordinary": 3}
+    assert merge_repeats(default, {"benign_sensitive": 1}) == {}
