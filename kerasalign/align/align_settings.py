@@ -101,12 +101,6 @@ class AlignSettings:
     def for_run(cls, preset, quick=False, **overrides):
         """Defaults for a run, tuned for tiny test models or real ones."""
         settings = cls(preset=preset, quick=quick)
-        if not quick:
-            # Measured on the 270M (docs/runs/align_full_gemma3_270m/
-            # sft_repeat_benign_sensitive_2): twice the helpful answers to
-            # sensitive-sounding prompts took the DPO model from 93% refused /
-            # 54% helpful to 92% / 67%.
-            settings.sft_repeat = dict(FULL_RUN_SFT_REPEAT)
         if quick:
             settings.sft_examples = 320
             settings.preference_pairs = 128
@@ -118,6 +112,12 @@ class AlignSettings:
             # Fewer batch shapes: each one costs a compile (~30 s for the
             # 270M on CPU), which 40 steps do not amortise.
             settings.bucket_multiple = 64
+        else:
+            # Measured on the 270M (docs/runs/align_full_gemma3_270m/
+            # sft_repeat_benign_sensitive_2): twice the helpful answers to
+            # sensitive-sounding prompts took the DPO model from 93% refused /
+            # 54% helpful to 92% / 67%.
+            settings.sft_repeat = dict(FULL_RUN_SFT_REPEAT)
         if preset.startswith("tiny_"):
             # Random tiny models need large steps to move at all, and their
             # answers are noise: keep the run short.

@@ -22,6 +22,18 @@ def _as_float(*arrays):
     return [np.asarray(array, dtype="float64") for array in arrays]
 
 
+def masked_values(values, mask):
+    """`values` where `mask` > 0, else 0.
+
+    Not `values * mask`: at prompt and padding positions log-probs (and
+    their differences) may be extreme or infinite, and `inf * 0` is NaN.
+
+    >>> masked_values(np.array([[-np.inf, 2.0]]), np.array([[0.0, 1.0]])).tolist()
+    [[0.0, 2.0]]
+    """
+    return np.where(np.asarray(mask) > 0, values, 0.0)
+
+
 def masked_mean(values, mask, axis=None):
     """Mean of `values` where `mask` is 1 (0 when the mask is empty)."""
     values, mask = _as_float(values, mask)
@@ -102,7 +114,7 @@ def kl_penalized_rewards(scores, logprobs, reference_logprobs, mask, kl_coef):
     scores, logprobs, reference_logprobs, mask = _as_float(
         scores, logprobs, reference_logprobs, mask
     )
-    kl = np.where(mask > 0, logprobs - reference_logprobs, 0.0)
+    kl = masked_values(logprobs - reference_logprobs, mask)
     rewards = -kl_coef * kl
     rows = np.arange(len(scores))
     rewards[rows, last_token_index(mask)] += scores

@@ -39,6 +39,7 @@ from kerasalign.models import lora
 from kerasalign.models.generation import make_sampler, stop_token_ids
 from kerasalign.templates import get as get_template
 from kerasalign.templates.chat_template import ChatTemplate
+from kerasalign.trainers.advantages import masked_values
 from kerasalign.trainers.argument_checks import check_integer, check_number
 from kerasalign.trainers.compile_defaults import adamw, resolve_jit_compile
 from kerasalign.trainers.logprobs import token_logprobs
@@ -352,9 +353,9 @@ class OnlineTrainer(keras.Model):
         batch_size = self._forward_batch_size(len(prompts))
         policy_outputs = self.predict(forward_inputs, batch_size=batch_size, verbose=0)
         action_mask = generated["response_mask"][:, 1:].astype("float32")
-        old_logprobs = np.asarray(policy_outputs["logprobs"], "float32") * action_mask
-        reference_logprobs = (
-            np.asarray(policy_outputs["reference_logprobs"], "float32") * action_mask
+        old_logprobs = masked_values(np.asarray(policy_outputs["logprobs"], "float32"), action_mask)
+        reference_logprobs = masked_values(
+            np.asarray(policy_outputs["reference_logprobs"], "float32"), action_mask
         )
         inputs = {
             **forward_inputs,
@@ -365,9 +366,7 @@ class OnlineTrainer(keras.Model):
             scores, policy_outputs, reference_logprobs, action_mask
         )
         inputs.update(extra_inputs)
-        # np.where, not `* mask`: prompt and padding log-probs may be
-        # extreme, and inf * 0 is NaN.
-        sequence_kl = np.where(action_mask > 0, old_logprobs - reference_logprobs, 0.0).sum(axis=1)
+        sequence_kl = masked_values(old_logprobs - reference_logprobs, action_mask).sum(axis=1)
         non_score_reward = -self.kl_coefficient() * sequence_kl
         lengths = generated["response_mask"].sum(axis=1)
         metrics = {

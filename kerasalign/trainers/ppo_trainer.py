@@ -111,9 +111,9 @@ class PPOTrainer(OnlineTrainer):
         return self.kl_controller.value
 
     def _training_inputs(self, scores, policy_outputs, reference_logprobs, action_mask):
-        masked = action_mask > 0
-        old_values = np.where(masked, np.asarray(policy_outputs["values"], "float32"), 0.0)
-        old_logprobs = np.where(masked, np.asarray(policy_outputs["logprobs"], "float32"), 0.0)
+        masked_values = advantages_module.masked_values
+        old_values = masked_values(np.asarray(policy_outputs["values"], "float32"), action_mask)
+        old_logprobs = masked_values(np.asarray(policy_outputs["logprobs"], "float32"), action_mask)
         rewards, _ = advantages_module.kl_penalized_rewards(
             scores, old_logprobs, reference_logprobs, action_mask, self.kl_coefficient()
         )
