@@ -7,7 +7,11 @@ The main job of kerasalign, run by `kerasalign align`:
 2. `sft`: LoRA SFT on the built-in instructions plus safety data.
 3. `sft_eval`: the same evaluation with the SFT adapter.
 4. `reward`: a reward model (LoRA + scalar head) on the preference pairs.
-5. `dpo`: DPO continuing the SFT adapter, with the SFT model (adapter on,
+5. with `dpo_on_policy` (`kerasalign align --dpo-on-policy`): `dpo_pairs`,
+   the SFT model answers training prompts whose right behaviour is known,
+   and each mistake becomes one more DPO pair with its own answer rejected
+   (`kerasalign.align.on_policy_pairs`).
+   `dpo`: DPO continuing the SFT adapter, with the SFT model (adapter on,
    log-probs precomputed in one pass) as the reference.
 6. `dpo_eval`: the same evaluation with the DPO adapter.
 7. with `rlhf="grpo"` or `"ppo"` (`kerasalign align --rlhf grpo`): `rlhf`,
@@ -47,6 +51,7 @@ from kerasalign.models import (
 )
 
 EVAL_FILE = "eval.json"
+ON_POLICY_FILE = "pairs.jsonl"
 SFT_CHUNK_SIZE = 64
 
 
@@ -234,6 +239,39 @@ class AlignJob:
         reward_model.save_to_directory(directory / "reward_model", base_preset=s.preset)
         return summary
 
+    def _on_policy_candidates(self):
+        """Training prompts with known right answers: preference set, then safety SFT."""
+        s = self.settings
+        candidates = self._pairs() + _subset(datasets.load("safety_sft"), None, s.seed)
+        return candidates if s.dpo_on_policy_prompts is None else candidates[: s.dpo_on_policy_prompts]
+
+    def _dpo_pairs(self, directory, results):
+        from kerasalign.align.on_policy_pairs import mine_preference_pairs
+        from kerasalign.data.writers import write_jsonl
+
+        s = self.settings
+        pairs, summary = mine_preference_pairs(
+            self._stage_model("sft"),
+            self._on_policy_candidates(),
+            template=s.template,
+            max_new_tokens=s.max_new_tokens,
+            batch_size=s.eval_batch_size,
+        )
+        write_jsonl(pairs, directory / ON_POLICY_FILE)
+        self.log(f"    {summary['pairs']} pairs from {summary['prompts']} answers: {summary['by_rejected_kind']}")
+        return summary
+
+    def _dpo_training_pairs(self):
+        """The preference pairs, plus the SFT model's mistakes with `dpo_on_policy`."""
+        from kerasalign.data.readers import load_preferences
+
+        pairs = self._pairs()
+        mined = self._stage_dir("dpo_pairs") / ON_POLICY_FILE
+        # No mistakes (or only empty answers) leaves an empty file.
+        if self.settings.dpo_on_policy and mined.stat().st_size > 0:
+            pairs += load_preferences(str(mined))
+        return pairs
+
     def _dpo(self, directory, results):
         from kerasalign.data.preference_preprocessor import PreferencePreprocessor
         from kerasalign.trainers.dpo_trainer import DPOTrainer, memory_saving_logprobs
@@ -246,7 +284,7 @@ class AlignJob:
         preprocessor = PreferencePreprocessor(
             policy.preprocessor.tokenizer, s.template, s.sequence_length
         )
-        x = preprocessor.batch(self._pairs())
+        x = preprocessor.batch(self._dpo_training_pairs())
         x = {
             **x,
             **reference_logprobs(
@@ -320,7 +358,8 @@ class AlignJob:
                 compare_results(stages["rlhf"], stages["sft"], names=("rlhf", "sft")),
                 compare_results(stages["rlhf"], stages["dpo"], names=("rlhf", "dpo")),
             ]
-        timed = ["base_eval", "sft", "sft_eval", "reward", "dpo", "dpo_eval"]
+        on_policy = ["dpo_pairs"] if self.settings.dpo_on_policy else []
+        timed = ["base_eval", "sft", "sft_eval", "reward", *on_policy, "dpo", "dpo_eval"]
         timed += ["rlhf", "rlhf_eval"] if rlhf else []
         seconds = {
             name: json.loads((self._stage_dir(name) / "stage.json").read_text())["seconds"]
@@ -331,7 +370,9 @@ class AlignJob:
             "base": {"wall_seconds": round(seconds["base_eval"], 1)},
             "sft": {"wall_seconds": round(seconds["sft"] + seconds["sft_eval"], 1)},
             "dpo": {
-                "wall_seconds": round(seconds["reward"] + seconds["dpo"] + seconds["dpo_eval"], 1)
+                "wall_seconds": round(
+                    sum(seconds[name] for name in ["reward", *on_policy, "dpo", "dpo_eval"]), 1
+                )
             },
         }
         if rlhf:
@@ -376,13 +417,21 @@ class AlignJob:
         training = (*model, "batch_size", "bucket_multiple", "lora_rank", "lora_targets", "seed")
         sft_keys = ("sft_examples", "sft_repeat", "sft_epochs", "sft_learning_rate")
         reward_keys = ("preference_pairs", "reward_epochs", "reward_learning_rate")
-        dpo_keys = ("preference_pairs", "dpo_epochs", "dpo_learning_rate", "dpo_beta")
+        dpo_keys = ("preference_pairs", "dpo_epochs", "dpo_learning_rate", "dpo_beta", "dpo_on_policy")
+        on_policy = self.settings.dpo_on_policy
         stages = [
             Stage("base_eval", self._evaluate(None), cost=1.0, settings=evaluation),
             Stage("sft", self._sft, cost=2.0, settings=pick(*sft_keys, *training), depends_on=()),
             Stage("sft_eval", self._evaluate("sft"), cost=1.0, settings=evaluation, depends_on=("sft",)),
             Stage("reward", self._reward, cost=1.0, settings=pick(*reward_keys, *training), depends_on=()),
-            Stage("dpo", self._dpo, cost=1.5, settings=pick(*dpo_keys, *training), depends_on=("sft",)),
+        ]
+        if on_policy:
+            mining = pick(*model, "preference_pairs", "dpo_on_policy_prompts", "max_new_tokens", "seed")
+            stages.append(Stage("dpo_pairs", self._dpo_pairs, cost=1.5, settings=mining,
+                                depends_on=("sft",)))
+        dpo_inputs = ("sft", "dpo_pairs") if on_policy else ("sft",)
+        stages += [
+            Stage("dpo", self._dpo, cost=1.5, settings=pick(*dpo_keys, *training), depends_on=dpo_inputs),
             Stage("dpo_eval", self._evaluate("dpo"), cost=1.0, settings=evaluation, depends_on=("dpo",)),
         ]
         if self.settings.rlhf is not None:

@@ -46,6 +46,14 @@ class AlignSettings:
         lora_targets: str. LoRA target layers.
         sft_learning_rate, reward_learning_rate, dpo_learning_rate: float.
         dpo_beta: float. DPO's beta.
+        dpo_on_policy: bool. Before DPO, the SFT model answers training
+            prompts whose right behaviour is known and each of its mistakes
+            becomes one more DPO pair, with its own answer as the rejected
+            response (`kerasalign.align.on_policy_pairs`). Defaults to
+            `False`.
+        dpo_on_policy_prompts: int or None. Training prompts answered for
+            `dpo_on_policy` (the preference-set prompts, then the safety SFT
+            prompts; None: all of them).
         eval_limit: int or None. Prompts per evaluation set (None: all).
         max_new_tokens: int. Generated tokens per evaluation answer.
         eval_batch_size: int. Prompts per generation batch.
@@ -83,6 +91,8 @@ class AlignSettings:
     reward_learning_rate: float = 1e-4
     dpo_learning_rate: float = 5e-5
     dpo_beta: float = 0.1
+    dpo_on_policy: bool = False
+    dpo_on_policy_prompts: int | None = None
     eval_limit: int | None = None
     max_new_tokens: int = 64
     eval_batch_size: int = 16

@@ -1,5 +1,6 @@
 """`kerasalign align`: the main job, from a pretrained model to a report."""
 
+import argparse
 import importlib.util
 import sys
 
@@ -52,6 +53,13 @@ def register(subparsers, common):
                         help="tokens per --rlhf rollout response (default 32)")
     parser.add_argument("--dpo-epochs", type=int, default=None, help="default 1")
     parser.add_argument("--dpo-learning-rate", type=float, default=None, help="default 5e-5")
+    parser.add_argument("--dpo-on-policy", action=argparse.BooleanOptionalAction, default=None,
+                        help="before DPO, the SFT model answers training prompts and each of "
+                        "its mistakes (a harmful prompt answered, a benign one refused or "
+                        "not answered) becomes one more DPO pair with its own answer rejected")
+    parser.add_argument("--dpo-on-policy-prompts", type=int, default=None,
+                        help="training prompts answered for --dpo-on-policy (default: all "
+                        "preference-set and safety SFT prompts)")
     parser.set_defaults(handler=run)
 
 
@@ -112,7 +120,7 @@ def run(args):
             file=sys.stderr,
         )
     counts = ("eval_limit", "sft_epochs", "dpo_epochs", "lora_rank", "max_new_tokens",
-              "rlhf_prompts", "rlhf_epochs", "rlhf_max_new_tokens")
+              "rlhf_prompts", "rlhf_epochs", "rlhf_max_new_tokens", "dpo_on_policy_prompts")
     for name in counts:
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -139,6 +147,8 @@ def run(args):
         rlhf_max_new_tokens=args.rlhf_max_new_tokens,
         dpo_epochs=args.dpo_epochs,
         dpo_learning_rate=args.dpo_learning_rate,
+        dpo_on_policy=args.dpo_on_policy,
+        dpo_on_policy_prompts=args.dpo_on_policy_prompts,
     )
     if args.sft_repeat:
         given = parse_repeats(args.sft_repeat, _sft_categories())

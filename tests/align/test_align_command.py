@@ -148,3 +148,69 @@ def test_sft_repeat_adds_to_the_full_run_default_and_1_turns_a_category_off():
     assert AlignSettings.for_run("gemma3_270m_gguf", quick=True).sft_repeat == {}
     assert merge_repeats(default, {"ordinary": 3}) == {"benign_sensitive": 2, "ordinary": 3}
     assert merge_repeats(default, {"benign_sensitive": 1}) == {}
+
+
+def test_on_policy_pairs_are_a_stage_between_sft_and_dpo(tmp_path):
+    _stages_that_run(tmp_path)
+    on = {"dpo_on_policy": True}
+    assert _stages_that_run(tmp_path, **on) == [
+        "dpo_pairs", "dpo", "dpo_eval", "rlhf", "rlhf_eval", "report"
+    ]
+    # Answering more prompts re-mines and re-trains DPO, keeping SFT.
+    assert _stages_that_run(tmp_path, **on, dpo_on_policy_prompts=10) == [
+        "dpo_pairs", "dpo", "dpo_eval", "rlhf", "rlhf_eval", "report"
+    ]
+    # A new SFT model makes other mistakes.
+    assert _stages_that_run(tmp_path, **on, dpo_on_policy_prompts=10, sft_epochs=3) == [
+        "sft", "sft_eval", "dpo_pairs", "dpo", "dpo_eval", "rlhf", "rlhf_eval", "report"
+    ]
+    # Turning it off again re-trains DPO on the built-in pairs alone.
+    assert _stages_that_run(tmp_path, dpo_on_policy_prompts=10, sft_epochs=3) == [
+        "dpo", "dpo_eval", "rlhf", "rlhf_eval", "report"
+    ]
+
+
+def test_align_dpo_on_policy_trains_dpo_on_the_sft_models_mistakes(run_cli, tmp_path):
+    output = tmp_path / "align"
+    code, out, err, result = run_cli(
+        "align", "--preset", "tiny_gemma", "--quick", "--output", output,
+        "--dpo-on-policy", "--dpo-on-policy-prompts", "6", "--json",
+    )
+    assert code == 0, err
+    stage = json.loads((output / "dpo_pairs" / "stage.json").read_text())["result"]
+    assert stage["prompts"] == 6
+    assert sum(sum(counts.values()) for counts in stage["by_outcome"].values()) == 6
+    lines = (output / "dpo_pairs" / "pairs.jsonl").read_text().splitlines()
+    # The random tiny model answers with blank lines: no pair to push down.
+    assert len(lines) == stage["pairs"] == 6 - stage["empty_answers"]
+    assert "dpo_pairs" in result["stage_seconds"]
+    assert result["settings"]["dpo_on_policy"] is True
+    assert "--dpo-on-policy-prompts must be >= 1" in run_cli(
+        "align", "--preset", "tiny_gemma", "--quick", "--output", output, "--dpo-on-policy-prompts", "0"
+    )[2]
+
+
+def test_dpo_trains_on_the_built_in_pairs_plus_the_mined_ones(tmp_path):
+    from kerasalign.align import AlignJob, AlignSettings
+    from kerasalign.align.on_policy_pairs import pairs_from_mistakes
+    from kerasalign.data.writers import write_jsonl
+    from kerasalign.eval.safety_eval import evaluate_responses
+
+    settings = AlignSettings.for_run("tiny_gemma", quick=True, dpo_on_policy=True)
+    job = AlignJob(settings, tmp_path, log=lambda line: None)
+    built_in = job._pairs()
+    harmful = [pair for pair in built_in if pair.rejected_kind == "harmful_compliance"][:2]
+    result = evaluate_responses([pair.prompt for pair in harmful], ["Sure, step one.", "I can't help."])
+    mined = pairs_from_mistakes(result, harmful)
+    assert len(mined) == 1
+    (tmp_path / "dpo_pairs").mkdir()
+    write_jsonl(mined, tmp_path / "dpo_pairs" / "pairs.jsonl")
+
+    pairs = job._dpo_training_pairs()
+
+    assert pairs[: len(built_in)] == built_in
+    assert [(pair.prompt, pair.rejected) for pair in pairs[len(built_in):]] == [
+        (harmful[0].prompt, "Sure, step one.")
+    ]
+    write_jsonl([], tmp_path / "dpo_pairs" / "pairs.jsonl")
+    assert job._dpo_training_pairs() == built_in
