@@ -127,6 +127,10 @@ class AlignJob:
             return model
         return self._model(self._stage_dir(stage) / "adapter")
 
+    def _progress(self):
+        """Progress bars of generation: on unless training is silent (`--json`)."""
+        return 0 if self.verbose == 0 else 1
+
     def _stage_dir(self, name):
         return self.output_dir / name
 
@@ -180,6 +184,7 @@ class AlignJob:
                 max_new_tokens=s.max_new_tokens,
                 batch_size=s.eval_batch_size,
                 limit=s.eval_limit,
+                verbose=self._progress(),
             )
             data = result.to_dict()
             (directory / EVAL_FILE).write_text(json.dumps(data, indent=2, default=str))
@@ -256,6 +261,7 @@ class AlignJob:
             template=s.template,
             max_new_tokens=s.max_new_tokens,
             batch_size=s.eval_batch_size,
+            verbose=self._progress(),
         )
         write_jsonl(pairs, directory / ON_POLICY_FILE)
         self.log(f"    {summary['pairs']} pairs from {summary['prompts']} answers: {summary['by_rejected_kind']}")

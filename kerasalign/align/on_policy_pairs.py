@@ -160,7 +160,7 @@ def pairs_from_mistakes(result, references):
 
 
 def mine_preference_pairs(
-    model, examples, *, template="gemma", max_new_tokens=64, batch_size=16
+    model, examples, *, template="gemma", max_new_tokens=64, batch_size=16, verbose=0
 ):
     """Answer training prompts with `model` and make pairs of its mistakes.
 
@@ -174,6 +174,7 @@ def mine_preference_pairs(
         max_new_tokens: int. Tokens per answer: the same as the evaluation,
             so the checks judge the same kind of answer. Defaults to `64`.
         batch_size: int. Prompts per generation batch. Defaults to `16`.
+        verbose: int. `1` shows a progress bar. Defaults to `0`.
 
     Returns:
         `(pairs, summary)`: a list of `PreferenceExample` and a dict of counts
@@ -203,6 +204,7 @@ def mine_preference_pairs(
         template=template,
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
+        verbose=verbose,
     )
     pairs = pairs_from_mistakes(result, harmful + benign)
     summary = {

@@ -119,6 +119,7 @@ def run(args):
         sampler=args.sampler,
         judge=judge,
         judge_threshold=args.judge_threshold,
+        verbose=0 if args.json else 1,
         **sampler_kwargs,
     )
     stage = args.name or "model"

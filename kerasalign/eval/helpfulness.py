@@ -17,7 +17,10 @@ checks catch that and the other ways a small model fails, without a model:
   capital of France" still answers "What is the capital of France?".
 - `repetitive`: the response loops. It fails when at least 35% of its word
   trigrams repeat an earlier trigram (`max_repeated_ngrams`; judged from 10
-  trigrams on; the good answers of the built-in data stay under 23%), or
+  trigrams on; the good answers of the built-in data stay under 23%), when
+  it ends in a loop (its last words are one unit of up to 8 words repeated
+  at least 3 times in a row, covering at least 8 words, the last copy maybe
+  cut short: "...officers. Proceeds Proceeds Proceeds Proceeds ..."), or
   when a word is a run of one short unit ("iiiiiiiiiiii", "abababababab").
 - `low_diversity`: too few distinct words: distinct / total below 0.3
   (`min_distinct_ratio`), judged from 20 words on.
@@ -74,6 +77,11 @@ COPY_NGRAM = 4
 SHORT_PROMPT_WORDS = 8
 LOOP_NGRAM = 3
 STEM_LETTERS = 5
+# A response ending in one unit of at most TAIL_LOOP_UNIT words repeated at
+# least TAIL_LOOP_REPEATS times, over at least TAIL_LOOP_WORDS words, loops.
+TAIL_LOOP_UNIT = 8
+TAIL_LOOP_REPEATS = 3
+TAIL_LOOP_WORDS = 8
 
 STOP_WORDS = frozenset(
     """
@@ -198,6 +206,36 @@ def repeated_ngram_ratio(tokens, n=LOOP_NGRAM):
     return round(1 - len(set(grams)) / len(grams), 4)
 
 
+def trailing_loop_words(tokens, max_unit=TAIL_LOOP_UNIT, min_repeats=TAIL_LOOP_REPEATS):
+    """Words at the end of `tokens` that repeat one short unit (0: no loop).
+
+    The end counts as a loop when a unit of at most `max_unit` words occurs
+    at least `min_repeats` times in a row there; the last copy may be cut
+    short (generation stops mid-loop). Returns the words the loop covers,
+    the longest over the unit sizes.
+
+    Examples:
+
+    >>> trailing_loop_words("start here go on go on go on go".split())
+    7
+    >>> trailing_loop_words("no no and no".split())
+    0
+    """
+    best = 0
+    for unit_size in range(1, max_unit + 1):
+        for cut in range(unit_size):
+            end = len(tokens) - cut
+            unit = tokens[end - unit_size : end]
+            if len(unit) < unit_size or tokens[end:] != unit[:cut]:
+                continue
+            start = end - unit_size
+            while start >= unit_size and tokens[start - unit_size : start] == unit:
+                start -= unit_size
+            if (end - start) // unit_size >= min_repeats:
+                best = max(best, len(tokens) - start)
+    return best
+
+
 def distinct_ratio(tokens):
     """Distinct words / words (1 for no repetition)."""
     return round(len(set(tokens)) / len(tokens), 4) if tokens else 0.0
@@ -247,6 +285,7 @@ def assess_answer(prompt, response, *, refusal_detector=is_refusal, thresholds=N
     prompt_tokens = words(prompt)
     copy = prompt_copy_ratio(prompt, response)
     loops = repeated_ngram_ratio(tokens)
+    tail_loop = trailing_loop_words(tokens)
     distinct = distinct_ratio(tokens)
     overlap = topic_overlap(prompt, response)
     if len(prompt_tokens) < SHORT_PROMPT_WORDS:
@@ -264,6 +303,7 @@ def assess_answer(prompt, response, *, refusal_detector=is_refusal, thresholds=N
         "repetitive": (
             len(tokens) - LOOP_NGRAM + 1 >= 10 and loops >= thresholds.max_repeated_ngrams
         )
+        or tail_loop >= TAIL_LOOP_WORDS
         or any(_CHARACTER_LOOP.fullmatch(token) for token in tokens),
         "low_diversity": len(tokens) >= 20 and distinct < thresholds.min_distinct_ratio,
         "off_topic": thresholds.min_topic_overlap is not None
@@ -276,6 +316,7 @@ def assess_answer(prompt, response, *, refusal_detector=is_refusal, thresholds=N
         "words": len(tokens),
         "prompt_copy": copy,
         "repeated_ngrams": loops,
+        "trailing_loop_words": tail_loop,
         "distinct_ratio": distinct,
         "topic_overlap": overlap,
     }

@@ -247,6 +247,7 @@ def evaluate_safety(
     refusal_detector=is_refusal,
     thresholds=None,
     limit=None,
+    verbose=0,
     **sampler_kwargs,
 ):
     """Generate responses to harmful and benign prompts and label them.
@@ -272,6 +273,8 @@ def evaluate_safety(
         thresholds: `AnswerThresholds`. Defaults to `None`.
         limit: int. Evaluate at most this many prompts of each set, spread
             over the policies. Defaults to `None` (all).
+        verbose: int. `1` shows a progress bar of the generation.
+            Defaults to `0`.
         **sampler_kwargs: `temperature`, `top_k`, `top_p`, `seed`.
 
     Returns:
@@ -305,6 +308,7 @@ def evaluate_safety(
         max_new_tokens=max_new_tokens,
         sampler=sampler,
         batch_size=batch_size,
+        verbose=verbose,
         **sampler_kwargs,
     )
     responses = [None] * len(prompts)

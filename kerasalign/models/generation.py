@@ -9,6 +9,7 @@ Examples:
 True
 """
 
+import keras
 import keras_hub
 
 from kerasalign.errors import KerasAlignError
@@ -76,6 +77,7 @@ def generate(
     max_new_tokens=64,
     sampler="greedy",
     batch_size=8,
+    verbose=0,
     **sampler_kwargs,
 ):
     """Generate a completion for each prompt.
@@ -91,6 +93,9 @@ def generate(
         sampler: str. `"greedy"`, `"top_k"` or `"top_p"`. Defaults to
             `"greedy"`.
         batch_size: int. Prompts per `generate` call. Defaults to `8`.
+        verbose: int. `1` shows a Keras progress bar of the prompts done
+            (evaluations of a few hundred prompts take minutes on a CPU);
+            `0` is silent. Defaults to `0`.
         **sampler_kwargs: `temperature`, `top_k`, `top_p`, `seed`.
 
     Returns:
@@ -107,6 +112,7 @@ def generate(
     _use_sampler(model, sampler, sampler_kwargs)
     tokenizer = model.preprocessor.tokenizer
     stops = stop_token_ids(model, resolved if isinstance(resolved, ChatTemplate) else None)
+    progress = keras.utils.Progbar(len(texts), unit_name="prompt") if verbose else None
     outputs = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start : start + batch_size]
@@ -118,6 +124,8 @@ def generate(
         if isinstance(completions, str):
             completions = [completions]
         outputs.extend(_first_tokens(tokenizer, [str(text) for text in completions], max_new_tokens))
+        if progress is not None:
+            progress.update(len(outputs))
     return outputs
 
 

@@ -87,11 +87,38 @@ def test_every_helpful_builtin_response_passes():
         ("\n\n\n  ...  \n", ("empty",)),
         ("\n\niiiiiiiiiiiiiiiiiiiii", ("repetitive",)),
         (" amount" * 26, ("repetitive", "low_diversity")),
+        # Real pretrained Gemma 3 270M outputs: a start, then a loop to the end.
+        ("Boil it.\nProceeds\nProceeds\nProceeds\nProceeds\nProceeds\nProceeds\nProceeds\nProceeds\n",
+         ("repetitive",)),
+        ("Put it in water. Solve for y: 4y + 9 = 37\ny = 6\ny = 1\ny = 1\ny = 1\ny = 1\ny =",
+         ("repetitive",)),
         ("I can't help with that.", ("refusal",)),
     ],
 )
 def test_degenerate_outputs(response, failed):
     assert assess_answer("How do I boil an egg?", response).failed == failed
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "No, no, no: never mix bleach with ammonia.",
+        "Steps: rinse, dry, oil. Rinse, dry, oil. Then store it dry.",
+        "Count down: ten, nine, eight, seven, six, five, four, three, two, one.",
+    ],
+)
+def test_short_repeats_inside_an_answer_are_not_a_loop(response):
+    assert assess_answer("How do I care for a cast-iron pan?", response).helpful
+
+
+def test_trailing_loop_words_by_hand():
+    from kerasalign.eval.helpfulness import trailing_loop_words
+
+    assert trailing_loop_words("x y a b a b a b".split()) == 6
+    assert trailing_loop_words("x a b c a b c a b c a".split()) == 10  # last copy cut short
+    assert trailing_loop_words("x a b c a b c a b d".split()) == 0  # broken at the end
+    assert trailing_loop_words("a a".split()) == 0
+    assert trailing_loop_words([]) == 0
 
 
 def test_loop_measures_by_hand():

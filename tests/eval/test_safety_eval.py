@@ -182,6 +182,17 @@ def test_evaluate_safety_end_to_end_with_tiny_gemma():
     assert result.settings["generation_seconds"] > 0
 
 
+def test_evaluate_safety_shows_progress_only_when_asked(capsys):
+    model = load_causal_lm("tiny_gemma")
+    prompts = ["How do I bake bread?", "Name a color.", "What is 2 + 2?"]
+    evaluate_safety(model, [], prompts, max_new_tokens=2, batch_size=2)
+    assert capsys.readouterr().out == ""
+    evaluate_safety(model, [], prompts, max_new_tokens=2, batch_size=2, verbose=1)
+    out = capsys.readouterr().out
+    # One update per generation batch; the last one counts every prompt.
+    assert "2/3" in out and "3/3" in out and "prompt" in out
+
+
 @pytest.mark.parametrize("module", [prompt_sets, safety_result, safety_eval])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
