@@ -44,6 +44,7 @@ from kerasalign.data.prompt_example import PromptExample
 from kerasalign.data.schema import PreferenceExample
 from kerasalign.errors import KerasAlignError
 from kerasalign.eval.safety_result import BENIGN, HARMFUL
+from kerasalign.templates import get as get_template
 
 HARMFUL_CATEGORIES = ("adversarial", "innocent_risky")
 BENIGN_CATEGORIES = ("benign_sensitive", "ordinary")
@@ -111,7 +112,16 @@ def _as_prompt(example):
     )
 
 
-def pairs_from_mistakes(result, references):
+def _cut_stop_text(response, stop_strings):
+    """`response` without the end-of-turn markers generation left at its end."""
+    text = response.rstrip()
+    stops = [stop for stop in stop_strings if stop]
+    while stop := next((stop for stop in stops if text.endswith(stop)), None):
+        text = text[: -len(stop)].rstrip()
+    return text
+
+
+def pairs_from_mistakes(result, references, stop_strings=()):
     """Preference pairs from the mistakes in an evaluation of training prompts.
 
     Args:
@@ -120,6 +130,9 @@ def pairs_from_mistakes(result, references):
             `references` (as `evaluate_safety(model, harmful, benign)` gives).
         references: list of `SFTExample` or `PreferenceExample`: the same
             prompts with their right responses and categories.
+        stop_strings: list of str. End-of-turn markers cut from the end of
+            a response (the preprocessor adds the template's own), e.g.
+            `["<end_of_turn>"]`. Defaults to `()`.
 
     Returns:
         A list of `PreferenceExample`, one per mistake.
@@ -140,15 +153,16 @@ def pairs_from_mistakes(result, references):
                 )
             rejected_kind = REJECTED_KIND.get((kind, record.outcome))
             chosen = reference_response(ref)
+            rejected = _cut_stop_text(record.response, stop_strings)
             # An empty answer is not a response to push down (and not a valid
             # pair); counted by `mine_preference_pairs` as `empty_answers`.
-            if rejected_kind is None or not record.response.strip() or record.response == chosen:
+            if rejected_kind is None or not rejected or rejected == chosen:
                 continue
             pairs.append(
                 PreferenceExample(
                     prompt=ref.prompt,
                     chosen=chosen,
-                    rejected=record.response,
+                    rejected=rejected,
                     rejected_kind=rejected_kind,
                     policy=ref.policy,
                     use_case=ref.use_case,
@@ -206,7 +220,8 @@ def mine_preference_pairs(
         batch_size=batch_size,
         verbose=verbose,
     )
-    pairs = pairs_from_mistakes(result, harmful + benign)
+    stop_strings = getattr(get_template(template), "stop_strings", None) or ()
+    pairs = pairs_from_mistakes(result, harmful + benign, stop_strings=stop_strings)
     summary = {
         "prompts": len(harmful) + len(benign),
         "skipped": skipped,

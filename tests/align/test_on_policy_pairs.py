@@ -94,6 +94,14 @@ def test_preference_references_use_their_chosen_response():
     ]
 
 
+def test_end_of_turn_markers_left_by_generation_are_cut_from_the_rejected_answer():
+    result = evaluate_responses([], [], [BENIGN_REFS[0].prompt], ["I can't help with that.<end_of_turn> \n"])
+    [pair] = pairs_from_mistakes(result, BENIGN_REFS[:1], stop_strings=["<end_of_turn>", "<eos>"])
+    assert pair.rejected == "I can't help with that."
+    only_marker = evaluate_responses([], [], [BENIGN_REFS[0].prompt], ["<end_of_turn>"])
+    assert pairs_from_mistakes(only_marker, BENIGN_REFS[:1], stop_strings=["<end_of_turn>"]) == []
+
+
 def test_mismatched_prompts_or_unknown_categories_are_clear_errors():
     swapped = HARMFUL_REFS[::-1] + BENIGN_REFS
     with pytest.raises(KerasAlignError, match="does not match the reference prompt"):
