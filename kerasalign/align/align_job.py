@@ -423,8 +423,11 @@ class AlignJob:
         training = (*model, "batch_size", "bucket_multiple", "lora_rank", "lora_targets", "seed")
         sft_keys = ("sft_examples", "sft_repeat", "sft_epochs", "sft_learning_rate")
         reward_keys = ("preference_pairs", "reward_epochs", "reward_learning_rate")
-        dpo_keys = ("preference_pairs", "dpo_epochs", "dpo_learning_rate", "dpo_beta", "dpo_on_policy")
         on_policy = self.settings.dpo_on_policy
+        # `dpo_on_policy` joins DPO's settings only when on, so that runs made
+        # before it existed keep their DPO stage.
+        dpo_keys = ("preference_pairs", "dpo_epochs", "dpo_learning_rate", "dpo_beta")
+        dpo_keys += ("dpo_on_policy",) if on_policy else ()
         stages = [
             Stage("base_eval", self._evaluate(None), cost=1.0, settings=evaluation),
             Stage("sft", self._sft, cost=2.0, settings=pick(*sft_keys, *training), depends_on=()),
