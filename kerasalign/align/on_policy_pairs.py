@@ -137,8 +137,7 @@ def pairs_from_mistakes(result, references, stop_strings=()):
     Returns:
         A list of `PreferenceExample`, one per mistake.
     """
-    harmful = [ref for ref in references if _kind(ref) == HARMFUL]
-    benign = [ref for ref in references if _kind(ref) == BENIGN]
+    harmful, benign, _ = split_references(references)
     pairs = []
     for kind, refs in ((HARMFUL, harmful), (BENIGN, benign)):
         records = result.select(kind)
