@@ -22,8 +22,9 @@ The main job of kerasalign, run by `kerasalign align`:
    comparing the stages.
 
 Every stage writes into its own directory under the output and is skipped
-when the job is re-run with the same output and settings (see
-`StageRunner`).
+when the job is re-run with the same output, the same settings and the same
+built-in data (see `StageRunner`; a release with new data re-runs the stages
+that read it).
 
 Examples:
 
@@ -415,8 +416,12 @@ class AlignJob:
         def pick(*keys):
             return {key: s[key] for key in keys}
 
+        def data(*names):
+            # The built-in data a stage reads: new or edited data re-runs it.
+            return {"data": datasets.digest(*names)}
+
         model = ("preset", "sequence_length", "template")
-        evaluation = pick(*model, "eval_limit", "max_new_tokens")
+        evaluation = {**pick(*model, "eval_limit", "max_new_tokens"), **data("eval_harmful", "eval_benign")}
         # Each stage depends on its own settings and on the stages it reads:
         # retuning SFT keeps the reward model, retuning DPO keeps SFT, and a
         # new evaluation setting re-runs no training.
@@ -428,26 +433,30 @@ class AlignJob:
         # before it existed keep their DPO stage.
         dpo_keys = ("preference_pairs", "dpo_epochs", "dpo_learning_rate", "dpo_beta")
         dpo_keys += ("dpo_on_policy",) if on_policy else ()
+        sft_settings = {**pick(*sft_keys, *training), **data("instructions", "safety_sft")}
+        reward_settings = {**pick(*reward_keys, *training), **data("safety_preferences")}
+        dpo_settings = {**pick(*dpo_keys, *training), **data("safety_preferences")}
         stages = [
             Stage("base_eval", self._evaluate(None), cost=1.0, settings=evaluation),
-            Stage("sft", self._sft, cost=2.0, settings=pick(*sft_keys, *training), depends_on=()),
+            Stage("sft", self._sft, cost=2.0, settings=sft_settings, depends_on=()),
             Stage("sft_eval", self._evaluate("sft"), cost=1.0, settings=evaluation, depends_on=("sft",)),
-            Stage("reward", self._reward, cost=1.0, settings=pick(*reward_keys, *training), depends_on=()),
+            Stage("reward", self._reward, cost=1.0, settings=reward_settings, depends_on=()),
         ]
         if on_policy:
-            mining = pick(*model, "preference_pairs", "dpo_on_policy_prompts", "max_new_tokens", "seed")
+            mining = {**pick(*model, "preference_pairs", "dpo_on_policy_prompts", "max_new_tokens", "seed"),
+                      **data("safety_preferences", "safety_sft")}
             stages.append(Stage("dpo_pairs", self._dpo_pairs, cost=1.5, settings=mining,
                                 depends_on=("sft",)))
         dpo_inputs = ("sft", "dpo_pairs") if on_policy else ("sft",)
         stages += [
-            Stage("dpo", self._dpo, cost=1.5, settings=pick(*dpo_keys, *training), depends_on=dpo_inputs),
+            Stage("dpo", self._dpo, cost=1.5, settings=dpo_settings, depends_on=dpo_inputs),
             Stage("dpo_eval", self._evaluate("dpo"), cost=1.0, settings=evaluation, depends_on=("dpo",)),
         ]
         if self.settings.rlhf is not None:
             rlhf_keys = [key for key in s if key.startswith("rlhf")]
+            rlhf_settings = {**pick(*rlhf_keys, *training), **data("safety_preferences")}
             stages += [
-                Stage("rlhf", self._rlhf, cost=2.0, settings=pick(*rlhf_keys, *training),
-                      depends_on=("dpo", "reward")),
+                Stage("rlhf", self._rlhf, cost=2.0, settings=rlhf_settings, depends_on=("dpo", "reward")),
                 Stage("rlhf_eval", self._evaluate("rlhf"), cost=1.0, settings=evaluation,
                       depends_on=("rlhf",)),
             ]

@@ -21,6 +21,7 @@ True
 'dangerous_content'
 """
 
+import hashlib
 import pathlib
 
 from kerasalign.errors import DataError
@@ -59,6 +60,35 @@ def path(name):
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; built-in datasets are {available()}")
     return DATA_DIR / f"{name}.jsonl"
+
+
+def digest(*names):
+    """A short hash of the contents of built-in datasets.
+
+    Changes whenever any of the named files changes (a new kerasalign release
+    with more data, or a local edit), so pipelines can tell that results made
+    from the old data are stale.
+
+    Args:
+        *names: str. Names from `available()`.
+
+    Returns:
+        str. 16 hexadecimal characters.
+
+    Examples:
+
+    >>> from kerasalign import datasets
+    >>> len(datasets.digest("eval_harmful", "eval_benign"))
+    16
+    >>> datasets.digest("eval_harmful") == datasets.digest("eval_benign")
+    False
+    """
+    hasher = hashlib.sha256()
+    for name in names:
+        hasher.update(name.encode() + b"\0")
+        hasher.update(path(name).read_bytes())
+        hasher.update(b"\0")
+    return hasher.hexdigest()[:16]
 
 
 def load(name):

@@ -139,6 +139,35 @@ def test_align_stages_rerun_only_what_a_changed_setting_reaches(tmp_path):
     ) == ["base_eval", "sft_eval", "dpo_eval", "rlhf_eval", "report"]
 
 
+def test_edited_built_in_data_re_runs_the_stages_that_read_it(tmp_path, monkeypatch):
+    import shutil
+
+    from kerasalign import datasets
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(datasets.DATA_DIR, data_dir)
+    monkeypatch.setattr(datasets, "DATA_DIR", data_dir)
+    output = tmp_path / "run"
+    _stages_that_run(output)
+    assert _stages_that_run(output) == []
+
+    def append_copy_of_first_line(name):
+        path = data_dir / f"{name}.jsonl"
+        first = json.loads(path.read_text().splitlines()[0])
+        first["prompt"] += " (edited)"
+        path.write_text(path.read_text() + json.dumps(first) + "\n")
+
+    # New preference pairs: the reward model, DPO and everything after them.
+    append_copy_of_first_line("safety_preferences")
+    assert _stages_that_run(output) == ["reward", "dpo", "dpo_eval", "rlhf", "rlhf_eval", "report"]
+    # New SFT data: SFT and everything trained from it, not the reward model.
+    append_copy_of_first_line("safety_sft")
+    assert _stages_that_run(output) == ["sft", "sft_eval", "dpo", "dpo_eval", "rlhf", "rlhf_eval", "report"]
+    # A new evaluation prompt: every evaluation, no training.
+    append_copy_of_first_line("eval_benign")
+    assert _stages_that_run(output) == ["base_eval", "sft_eval", "dpo_eval", "rlhf_eval", "report"]
+
+
 def test_sft_repeat_adds_to_the_full_run_default_and_1_turns_a_category_off():
     from kerasalign.align import AlignSettings
     from kerasalign.cli.align_command import merge_repeats
