@@ -56,13 +56,16 @@ ON_POLICY_FILE = "pairs.jsonl"
 SFT_CHUNK_SIZE = 64
 
 
-def repeat_categories(examples, repeats):
+def repeat_categories(examples, repeats, key=None):
     """`examples` with those of some `metadata["category"]` repeated.
 
     Args:
         examples: list of examples with a `metadata` dict.
         repeats: dict. `{category: times}`; a category not named is kept
             once.
+        key: callable or None. The category of an example; defaults to
+            its `metadata["category"]` (`rejected_kind` for preference
+            pairs: `lambda pair: pair.rejected_kind`).
 
     Returns:
         A new list: every example, each repeated copy right after the
@@ -76,9 +79,10 @@ def repeat_categories(examples, repeats):
     >>> [row.prompt for row in repeat_categories(rows, {"benign_sensitive": 3})]
     ['a', 'b', 'b', 'b']
     """
+    key = key or (lambda example: example.metadata.get("category"))
     repeated = []
     for example in examples:
-        repeated += [example] * repeats.get(example.metadata.get("category"), 1)
+        repeated += [example] * repeats.get(key(example), 1)
     return repeated
 
 
@@ -269,7 +273,7 @@ class AlignJob:
         return summary
 
     def _dpo_training_pairs(self):
-        """The preference pairs, plus the SFT model's mistakes with `dpo_on_policy`."""
+        """The preference pairs, plus the SFT model's mistakes with `dpo_on_policy`, with `dpo_repeat`."""
         from kerasalign.data.readers import load_preferences
 
         pairs = self._pairs()
@@ -277,7 +281,7 @@ class AlignJob:
         # No mistakes (or only empty answers) leaves an empty file.
         if self.settings.dpo_on_policy and mined.stat().st_size > 0:
             pairs += load_preferences(str(mined))
-        return pairs
+        return repeat_categories(pairs, self.settings.dpo_repeat, key=lambda pair: pair.rejected_kind)
 
     def _dpo(self, directory, results):
         from kerasalign.data.preference_preprocessor import PreferencePreprocessor
@@ -429,10 +433,11 @@ class AlignJob:
         sft_keys = ("sft_examples", "sft_repeat", "sft_epochs", "sft_learning_rate")
         reward_keys = ("preference_pairs", "reward_epochs", "reward_learning_rate")
         on_policy = self.settings.dpo_on_policy
-        # `dpo_on_policy` joins DPO's settings only when on, so that runs made
-        # before it existed keep their DPO stage.
+        # `dpo_on_policy` and `dpo_repeat` join DPO's settings only when used,
+        # so that runs made before they existed keep their DPO stage.
         dpo_keys = ("preference_pairs", "dpo_epochs", "dpo_learning_rate", "dpo_beta")
         dpo_keys += ("dpo_on_policy",) if on_policy else ()
+        dpo_keys += ("dpo_repeat",) if self.settings.dpo_repeat else ()
         sft_settings = {**pick(*sft_keys, *training), **data("instructions", "safety_sft")}
         reward_settings = {**pick(*reward_keys, *training), **data("safety_preferences")}
         dpo_settings = {**pick(*dpo_keys, *training), **data("safety_preferences")}

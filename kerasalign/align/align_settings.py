@@ -35,6 +35,10 @@ class AlignSettings:
             `metadata["category"]` is named are repeated (e.g.
             `{"benign_sensitive": 2}` against over-refusal). Defaults to `{}`;
             `for_run` sets `FULL_RUN_SFT_REPEAT` for a full (not quick) run.
+        dpo_repeat: dict. `{rejected_kind: times}`: preference pairs whose
+            `rejected_kind` (`harmful_compliance`, `over_refusal`,
+            `unhelpful`) is named are repeated in DPO, to balance refusing
+            against answering. Defaults to `{}`.
         sft_epochs, reward_epochs, dpo_epochs: int. Epochs per stage.
         batch_size: int. Training batch size.
         bucket_multiple: int or None. Training batches hold rows of similar
@@ -79,6 +83,7 @@ class AlignSettings:
     sft_examples: int | None = None
     preference_pairs: int | None = None
     sft_repeat: dict = dataclasses.field(default_factory=dict)
+    dpo_repeat: dict = dataclasses.field(default_factory=dict)
     sft_epochs: int = 2
     reward_epochs: int = 1
     dpo_epochs: int = 1

@@ -36,6 +36,10 @@ def register(subparsers, common):
                         "benign_sensitive=2 against over-refusal (the default of a full "
                         "run; benign_sensitive=1 turns it off); may be given again, and "
                         "adds to the run's defaults")
+    parser.add_argument("--dpo-repeat", action="append", default=None, metavar="KIND=TIMES",
+                        help="repeat the DPO pairs of a rejected kind (harmful_compliance, "
+                        "over_refusal, unhelpful), e.g. harmful_compliance=2 when DPO "
+                        "stops refusing harmful prompts; may be given again")
     parser.add_argument("--lora-rank", type=int, default=None)
     parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--seed", type=int, default=None)
@@ -63,7 +67,7 @@ def register(subparsers, common):
     parser.set_defaults(handler=run)
 
 
-def parse_repeats(values, known):
+def parse_repeats(values, known, option="--sft-repeat", example="benign_sensitive=2"):
     """`["benign_sensitive=2"]` -> `{"benign_sensitive": 2}`, checked against `known`.
 
     >>> parse_repeats(["benign_sensitive=2"], {"benign_sensitive", "ordinary"})
@@ -76,13 +80,12 @@ def parse_repeats(values, known):
         category, separator, times = value.partition("=")
         if not separator or not times.strip().isdigit() or int(times) < 1:
             raise KerasAlignError(
-                f"--sft-repeat {value!r}: expected CATEGORY=TIMES with TIMES an integer >= 1, "
-                "e.g. benign_sensitive=2"
+                f"{option} {value!r}: expected NAME=TIMES with TIMES an integer >= 1, "
+                f"e.g. {example}"
             )
         if category not in known:
             raise KerasAlignError(
-                f"--sft-repeat {value!r}: unknown category {category!r}; the built-in SFT "
-                f"data has {sorted(known)}"
+                f"{option} {value!r}: unknown name {category!r}; expected one of {sorted(known)}"
             )
         repeats[category] = int(times)
     return repeats
@@ -105,6 +108,12 @@ def _sft_categories():
 
     examples = datasets.load("instructions") + datasets.load("safety_sft")
     return {example.metadata.get("category") for example in examples} - {None}
+
+
+def _rejected_kinds():
+    from kerasalign import datasets
+
+    return {pair.rejected_kind for pair in datasets.load("safety_preferences")} - {None}
 
 
 def run(args):
@@ -153,6 +162,10 @@ def run(args):
     if args.sft_repeat:
         given = parse_repeats(args.sft_repeat, _sft_categories())
         settings.sft_repeat = merge_repeats(settings.sft_repeat, given)
+    if args.dpo_repeat:
+        given = parse_repeats(args.dpo_repeat, _rejected_kinds(), "--dpo-repeat",
+                              "harmful_compliance=2")
+        settings.dpo_repeat = merge_repeats(settings.dpo_repeat, given)
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
     results = AlignJob(settings, args.output, log=log, verbose=0 if args.json else "auto").run()
     report = results["report"]

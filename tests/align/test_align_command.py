@@ -76,15 +76,40 @@ def test_bad_numbers_exit_2(run_cli, tmp_path, flag, value):
 @pytest.mark.parametrize(
     "value, message",
     [
-        ("benign_sensitive", "expected CATEGORY=TIMES"),
-        ("benign_sensitive=0", "expected CATEGORY=TIMES"),
-        ("benign_sensitive=two", "expected CATEGORY=TIMES"),
-        ("benign=2", "unknown category 'benign'"),
+        ("benign_sensitive", "expected NAME=TIMES"),
+        ("benign_sensitive=0", "expected NAME=TIMES"),
+        ("benign_sensitive=two", "expected NAME=TIMES"),
+        ("benign=2", "unknown name 'benign'"),
     ],
 )
 def test_bad_sft_repeat_exits_2_naming_the_value(run_cli, tmp_path, value, message):
     code, out, err, _ = run_cli("align", "--preset", "tiny_gemma", "--sft-repeat", value, "--output", tmp_path)
     assert code == 2 and "--sft-repeat" in err and message in err
+
+
+def test_bad_dpo_repeat_exits_2_naming_the_kinds(run_cli, tmp_path):
+    code, out, err, _ = run_cli(
+        "align", "--preset", "tiny_gemma", "--dpo-repeat", "refusal=2", "--output", tmp_path
+    )
+    assert code == 2 and "--dpo-repeat 'refusal=2'" in err and "harmful_compliance" in err
+
+
+def test_dpo_repeat_repeats_pairs_of_a_rejected_kind_and_re_runs_dpo_only(tmp_path):
+    from kerasalign import datasets
+    from kerasalign.align import AlignJob, AlignSettings
+
+    settings = AlignSettings.for_run("gemma3_270m_gguf", dpo_repeat={"harmful_compliance": 2})
+    pairs = AlignJob(settings, tmp_path)._dpo_training_pairs()
+    built_in = datasets.load("safety_preferences")
+    kinds = [pair.rejected_kind for pair in built_in]
+    assert len(pairs) == len(built_in) + kinds.count("harmful_compliance")
+    assert sum(p.rejected_kind == "harmful_compliance" for p in pairs) == 2 * kinds.count("harmful_compliance")
+    assert sum(p.rejected_kind == "over_refusal" for p in pairs) == kinds.count("over_refusal")
+    output = tmp_path / "run"
+    _stages_that_run(output)
+    assert _stages_that_run(output, dpo_repeat={"harmful_compliance": 2}) == [
+        "dpo", "dpo_eval", "rlhf", "rlhf_eval", "report"
+    ]
 
 
 def test_sft_repeat_repeats_the_built_in_category():
@@ -94,7 +119,7 @@ def test_sft_repeat_repeats_the_built_in_category():
     examples = datasets.load("instructions") + datasets.load("safety_sft")
     repeated = repeat_categories(examples, {"benign_sensitive": 2, "innocent_risky": 1})
     sensitive = [e for e in examples if e.metadata["category"] == "benign_sensitive"]
-    assert len(sensitive) == 180
+    assert len(sensitive) == 307
     assert len(repeated) == len(examples) + len(sensitive)
     assert sum(e.metadata["category"] == "benign_sensitive" for e in repeated) == 2 * len(sensitive)
 
