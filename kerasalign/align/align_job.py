@@ -204,7 +204,9 @@ class AlignJob:
 
         s = self.settings
         examples = _subset(
-            datasets.load("instructions") + datasets.load("safety_sft"), s.sft_examples, s.seed
+            [example for name in self._sft_sets() for example in datasets.load(name)],
+            s.sft_examples,
+            s.seed,
         )
         examples = repeat_categories(examples, s.sft_repeat)
         model = self._model(lora_rank=s.lora_rank, lora_targets=s.lora_targets)
@@ -231,9 +233,20 @@ class AlignJob:
             "train_seconds": summary["train_seconds"],
         }
 
+    def _sft_sets(self):
+        """The built-in SFT datasets of this run."""
+        extra = ["benign_sensitive_sft"] if self.settings.more_benign_data else []
+        return ["instructions", "safety_sft", *extra]
+
+    def _preference_sets(self):
+        """The built-in preference datasets of this run."""
+        extra = ["benign_sensitive_preferences"] if self.settings.more_benign_data else []
+        return ["safety_preferences", *extra]
+
     def _pairs(self):
         s = self.settings
-        return _subset(datasets.load("safety_preferences"), s.preference_pairs, s.seed)
+        pairs = [pair for name in self._preference_sets() for pair in datasets.load(name)]
+        return _subset(pairs, s.preference_pairs, s.seed)
 
     def _reward(self, directory, results):
         from kerasalign.trainers.reward_model import RewardModel
@@ -438,9 +451,9 @@ class AlignJob:
         dpo_keys = ("preference_pairs", "dpo_epochs", "dpo_learning_rate", "dpo_beta")
         dpo_keys += ("dpo_on_policy",) if on_policy else ()
         dpo_keys += ("dpo_repeat",) if self.settings.dpo_repeat else ()
-        sft_settings = {**pick(*sft_keys, *training), **data("instructions", "safety_sft")}
-        reward_settings = {**pick(*reward_keys, *training), **data("safety_preferences")}
-        dpo_settings = {**pick(*dpo_keys, *training), **data("safety_preferences")}
+        sft_settings = {**pick(*sft_keys, *training), **data(*self._sft_sets())}
+        reward_settings = {**pick(*reward_keys, *training), **data(*self._preference_sets())}
+        dpo_settings = {**pick(*dpo_keys, *training), **data(*self._preference_sets())}
         stages = [
             Stage("base_eval", self._evaluate(None), cost=1.0, settings=evaluation),
             Stage("sft", self._sft, cost=2.0, settings=sft_settings, depends_on=()),
@@ -449,7 +462,7 @@ class AlignJob:
         ]
         if on_policy:
             mining = {**pick(*model, "preference_pairs", "dpo_on_policy_prompts", "max_new_tokens", "seed"),
-                      **data("safety_preferences", "safety_sft")}
+                      **data(*self._preference_sets(), "safety_sft")}
             stages.append(Stage("dpo_pairs", self._dpo_pairs, cost=1.5, settings=mining,
                                 depends_on=("sft",)))
         dpo_inputs = ("sft", "dpo_pairs") if on_policy else ("sft",)
@@ -459,7 +472,7 @@ class AlignJob:
         ]
         if self.settings.rlhf is not None:
             rlhf_keys = [key for key in s if key.startswith("rlhf")]
-            rlhf_settings = {**pick(*rlhf_keys, *training), **data("safety_preferences")}
+            rlhf_settings = {**pick(*rlhf_keys, *training), **data(*self._preference_sets())}
             stages += [
                 Stage("rlhf", self._rlhf, cost=2.0, settings=rlhf_settings, depends_on=("dpo", "reward")),
                 Stage("rlhf_eval", self._evaluate("rlhf"), cost=1.0, settings=evaluation,

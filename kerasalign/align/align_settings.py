@@ -35,6 +35,11 @@ class AlignSettings:
             `metadata["category"]` is named are repeated (e.g.
             `{"benign_sensitive": 2}` against over-refusal). Defaults to `{}`;
             `for_run` sets `FULL_RUN_SFT_REPEAT` for a full (not quick) run.
+        more_benign_data: bool. Also train on the built-in
+            `benign_sensitive_sft` examples (SFT) and
+            `benign_sensitive_preferences` pairs (reward model, DPO): more
+            help, fewer refusals (docs/runs/align_full_gemma3_270m/
+            new_benign_data). Defaults to `False`.
         dpo_repeat: dict. `{rejected_kind: times}`: preference pairs whose
             `rejected_kind` (`harmful_compliance`, `over_refusal`,
             `unhelpful`) is named are repeated in DPO, to balance refusing
@@ -84,6 +89,7 @@ class AlignSettings:
     preference_pairs: int | None = None
     sft_repeat: dict = dataclasses.field(default_factory=dict)
     dpo_repeat: dict = dataclasses.field(default_factory=dict)
+    more_benign_data: bool = False
     sft_epochs: int = 2
     reward_epochs: int = 1
     dpo_epochs: int = 1

@@ -61,6 +61,9 @@ def register(subparsers, common):
                         help="before DPO, the SFT model answers training prompts and each of "
                         "its mistakes (a harmful prompt answered, a benign one refused or "
                         "not answered) becomes one more DPO pair with its own answer rejected")
+    parser.add_argument("--more-benign-data", action=argparse.BooleanOptionalAction, default=None,
+                        help="also train on the 128 extra built-in benign-sensitive examples "
+                        "and over-refusal pairs: more help, fewer refusals (see the data card)")
     parser.add_argument("--dpo-on-policy-prompts", type=int, default=None,
                         help="training prompts answered for --dpo-on-policy (default: all "
                         "preference-set and safety SFT prompts)")
@@ -158,6 +161,7 @@ def run(args):
         dpo_learning_rate=args.dpo_learning_rate,
         dpo_on_policy=args.dpo_on_policy,
         dpo_on_policy_prompts=args.dpo_on_policy_prompts,
+        more_benign_data=args.more_benign_data,
     )
     if args.sft_repeat:
         given = parse_repeats(args.sft_repeat, _sft_categories())

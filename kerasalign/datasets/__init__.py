@@ -7,6 +7,9 @@
   explanation, summarisation with templates, translation, ...).
 - `safety_preferences`: pairs of a chosen (safe and helpful) and a rejected
   response, labelled `harmful_compliance`, `over_refusal` or `unhelpful`.
+- `benign_sensitive_sft`, `benign_sensitive_preferences`: 128 more
+  sensitive-sounding but benign prompts, answered helpfully and as
+  `over_refusal` pairs (opt-in: `kerasalign align --more-benign-data`).
 - `eval_harmful`, `eval_benign`: held-out prompts for the refusal and
   over-refusal evaluation (no overlap with the training sets; a test checks).
 
@@ -32,6 +35,8 @@ DATASETS = {
     "safety_sft": "sft",
     "instructions": "sft",
     "safety_preferences": "preferences",
+    "benign_sensitive_sft": "sft",
+    "benign_sensitive_preferences": "preferences",
     "eval_harmful": "eval",
     "eval_benign": "eval",
 }

@@ -112,6 +112,23 @@ def test_dpo_repeat_repeats_pairs_of_a_rejected_kind_and_re_runs_dpo_only(tmp_pa
     ]
 
 
+def test_more_benign_data_adds_the_extra_sets_to_sft_reward_and_dpo(tmp_path):
+    from kerasalign import datasets
+    from kerasalign.align import AlignJob, AlignSettings
+
+    plain = AlignJob(AlignSettings.for_run("gemma3_270m_gguf"), tmp_path)
+    more = AlignJob(AlignSettings.for_run("gemma3_270m_gguf", more_benign_data=True), tmp_path)
+    extra_pairs = datasets.load("benign_sensitive_preferences")
+    assert len(more._pairs()) == len(plain._pairs()) + len(extra_pairs)
+    assert {pair.rejected_kind for pair in extra_pairs} == {"over_refusal"}
+    assert more._sft_sets() == ["instructions", "safety_sft", "benign_sensitive_sft"]
+    output = tmp_path / "run"
+    _stages_that_run(output)
+    assert _stages_that_run(output, more_benign_data=True) == [
+        "sft", "sft_eval", "reward", "dpo", "dpo_eval", "rlhf", "rlhf_eval", "report"
+    ]
+
+
 def test_sft_repeat_repeats_the_built_in_category():
     from kerasalign import datasets
     from kerasalign.align.align_job import repeat_categories
@@ -119,7 +136,7 @@ def test_sft_repeat_repeats_the_built_in_category():
     examples = datasets.load("instructions") + datasets.load("safety_sft")
     repeated = repeat_categories(examples, {"benign_sensitive": 2, "innocent_risky": 1})
     sensitive = [e for e in examples if e.metadata["category"] == "benign_sensitive"]
-    assert len(sensitive) == 307
+    assert len(sensitive) == 179
     assert len(repeated) == len(examples) + len(sensitive)
     assert sum(e.metadata["category"] == "benign_sensitive" for e in repeated) == 2 * len(sensitive)
 

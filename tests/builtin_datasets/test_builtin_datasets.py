@@ -22,17 +22,25 @@ MINIMUM_SIZES = {
     "safety_preferences": 400,
     "eval_harmful": 100,
     "eval_benign": 100,
+    "benign_sensitive_sft": 100,
+    "benign_sensitive_preferences": 100,
 }
-TRAINING_SETS = ["safety_sft", "instructions", "safety_preferences"]
+TRAINING_SETS = [
+    "safety_sft",
+    "instructions",
+    "safety_preferences",
+    "benign_sensitive_sft",
+    "benign_sensitive_preferences",
+]
 
 
 @pytest.mark.parametrize("name", sorted(MINIMUM_SIZES))
 def test_dataset_loads_with_metadata(name):
     records = datasets.load(name)
     assert len(records) >= MINIMUM_SIZES[name]
-    expected_type = {"safety_preferences": PreferenceExample}.get(
-        name, PromptExample if name.startswith("eval") else SFTExample
-    )
+    expected_type = {"sft": SFTExample, "preferences": PreferenceExample, "eval": PromptExample}[
+        datasets.DATASETS[name]
+    ]
     assert all(isinstance(record, expected_type) for record in records)
     assert all(record.policy and record.use_case for record in records)
 
@@ -66,14 +74,16 @@ def test_no_exact_duplicates(name):
     assert len(kept) == len(records), result.summary()
 
 
-def test_safety_sft_labels_agree_with_the_refusal_detector():
-    for example in datasets.load("safety_sft"):
+@pytest.mark.parametrize("name", ["safety_sft", "benign_sensitive_sft"])
+def test_safety_sft_labels_agree_with_the_refusal_detector(name):
+    for example in datasets.load(name):
         expected = example.metadata["response_type"] == "refusal"
         assert is_refusal(example.response) == expected, example.prompt
 
 
-def test_preference_labels_agree_with_the_refusal_detector():
-    for pair in datasets.load("safety_preferences"):
+@pytest.mark.parametrize("name", ["safety_preferences", "benign_sensitive_preferences"])
+def test_preference_labels_agree_with_the_refusal_detector(name):
+    for pair in datasets.load(name):
         if pair.rejected_kind == "harmful_compliance":
             assert is_refusal(pair.chosen) and not is_refusal(pair.rejected), pair.prompt
         elif pair.rejected_kind == "over_refusal":
@@ -83,7 +93,7 @@ def test_preference_labels_agree_with_the_refusal_detector():
 @pytest.mark.parametrize("name", TRAINING_SETS)
 def test_data_check_and_coverage_commands_pass(name, capsys):
     path = str(datasets.path(name))
-    kind = "preferences" if name == "safety_preferences" else "sft"
+    kind = datasets.DATASETS[name]
     assert main(["data", "check", path, "--kind", kind, "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["skipped"] == 0 if "skipped" in result else True
