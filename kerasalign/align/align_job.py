@@ -451,9 +451,11 @@ class AlignJob:
         dpo_keys = ("preference_pairs", "dpo_epochs", "dpo_learning_rate", "dpo_beta")
         dpo_keys += ("dpo_on_policy",) if on_policy else ()
         dpo_keys += ("dpo_repeat",) if self.settings.dpo_repeat else ()
+        # Read and hashed once: the reward model, DPO and RLHF all read the pairs.
+        preference_data = data(*self._preference_sets())
         sft_settings = {**pick(*sft_keys, *training), **data(*self._sft_sets())}
-        reward_settings = {**pick(*reward_keys, *training), **data(*self._preference_sets())}
-        dpo_settings = {**pick(*dpo_keys, *training), **data(*self._preference_sets())}
+        reward_settings = {**pick(*reward_keys, *training), **preference_data}
+        dpo_settings = {**pick(*dpo_keys, *training), **preference_data}
         stages = [
             Stage("base_eval", self._evaluate(None), cost=1.0, settings=evaluation),
             Stage("sft", self._sft, cost=2.0, settings=sft_settings, depends_on=()),
@@ -472,7 +474,7 @@ class AlignJob:
         ]
         if self.settings.rlhf is not None:
             rlhf_keys = [key for key in s if key.startswith("rlhf")]
-            rlhf_settings = {**pick(*rlhf_keys, *training), **data(*self._preference_sets())}
+            rlhf_settings = {**pick(*rlhf_keys, *training), **preference_data}
             stages += [
                 Stage("rlhf", self._rlhf, cost=2.0, settings=rlhf_settings, depends_on=("dpo", "reward")),
                 Stage("rlhf_eval", self._evaluate("rlhf"), cost=1.0, settings=evaluation,
