@@ -320,7 +320,11 @@ class AlignJob:
             ),
         }
         trainer = DPOTrainer(
-            policy, loss="sigmoid", beta=s.dpo_beta, **memory_saving_logprobs(policy)
+            policy,
+            loss="sigmoid",
+            beta=s.dpo_beta,
+            rpo_alpha=s.dpo_rpo_alpha,
+            **memory_saving_logprobs(policy),
         )
         trainer.compile(learning_rate=s.dpo_learning_rate)
         history, seconds = self._fit(trainer, x, s.dpo_epochs)
@@ -446,11 +450,12 @@ class AlignJob:
         sft_keys = ("sft_examples", "sft_repeat", "sft_epochs", "sft_learning_rate")
         reward_keys = ("preference_pairs", "reward_epochs", "reward_learning_rate")
         on_policy = self.settings.dpo_on_policy
-        # `dpo_on_policy` and `dpo_repeat` join DPO's settings only when used,
+        # `dpo_on_policy`, `dpo_repeat` and `dpo_rpo_alpha` join DPO's settings only when used,
         # so that runs made before they existed keep their DPO stage.
         dpo_keys = ("preference_pairs", "dpo_epochs", "dpo_learning_rate", "dpo_beta")
         dpo_keys += ("dpo_on_policy",) if on_policy else ()
         dpo_keys += ("dpo_repeat",) if self.settings.dpo_repeat else ()
+        dpo_keys += ("dpo_rpo_alpha",) if self.settings.dpo_rpo_alpha else ()
         # Read and hashed once: the reward model, DPO and RLHF all read the pairs.
         preference_data = data(*self._preference_sets())
         sft_settings = {**pick(*sft_keys, *training), **data(*self._sft_sets())}

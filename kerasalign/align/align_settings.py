@@ -55,6 +55,8 @@ class AlignSettings:
         lora_targets: str. LoRA target layers.
         sft_learning_rate, reward_learning_rate, dpo_learning_rate: float.
         dpo_beta: float. DPO's beta.
+        dpo_rpo_alpha: float. Weight of the chosen responses' NLL added to
+            DPO's loss (RPO, see `DPOTrainer`). Defaults to `0.0`.
         dpo_on_policy: bool. Before DPO, the SFT model answers training
             prompts whose right behaviour is known and each of its mistakes
             becomes one more DPO pair, with its own answer as the rejected
@@ -102,6 +104,7 @@ class AlignSettings:
     reward_learning_rate: float = 1e-4
     dpo_learning_rate: float = 5e-5
     dpo_beta: float = 0.1
+    dpo_rpo_alpha: float = 0.0
     dpo_on_policy: bool = False
     dpo_on_policy_prompts: int | None = None
     eval_limit: int | None = None

@@ -57,6 +57,10 @@ def register(subparsers, common):
                         help="tokens per --rlhf rollout response (default 32)")
     parser.add_argument("--dpo-epochs", type=int, default=None, help="default 1")
     parser.add_argument("--dpo-learning-rate", type=float, default=None, help="default 5e-5")
+    parser.add_argument("--dpo-rpo-alpha", type=float, default=None,
+                        help="add this weight times the NLL of the chosen responses to DPO's "
+                        "loss (RPO), which keeps the refusals and answers DPO prefers "
+                        "likely; default 0 (plain DPO)")
     parser.add_argument("--dpo-on-policy", action=argparse.BooleanOptionalAction, default=None,
                         help="before DPO, the SFT model answers training prompts and each of "
                         "its mistakes (a harmful prompt answered, a benign one refused or "
@@ -137,9 +141,9 @@ def run(args):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise KerasAlignError(f"--{name.replace('_', '-')} must be >= 1")
-    for name in ("dpo_learning_rate", "rlhf_learning_rate", "rlhf_kl"):
+    for name in ("dpo_learning_rate", "rlhf_learning_rate", "rlhf_kl", "dpo_rpo_alpha"):
         value = getattr(args, name)
-        zero_ok = name == "rlhf_kl"
+        zero_ok = name in ("rlhf_kl", "dpo_rpo_alpha")
         if value is not None and not (value > 0 or (zero_ok and value == 0)):
             bound = ">= 0" if zero_ok else "> 0"
             raise KerasAlignError(f"--{name.replace('_', '-')} must be {bound}, got {value}")
@@ -160,6 +164,7 @@ def run(args):
         dpo_epochs=args.dpo_epochs,
         dpo_learning_rate=args.dpo_learning_rate,
         dpo_on_policy=args.dpo_on_policy,
+        dpo_rpo_alpha=args.dpo_rpo_alpha,
         dpo_on_policy_prompts=args.dpo_on_policy_prompts,
         more_benign_data=args.more_benign_data,
     )

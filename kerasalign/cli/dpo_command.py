@@ -41,6 +41,9 @@ def register(subparsers, common):
     parser.add_argument("--label-smoothing", type=float, default=None,
                         help="label-noise rate for sigmoid (cDPO) and robust")
     parser.add_argument("--gamma", type=float, default=None, help="SimPO's target margin (0.5)")
+    parser.add_argument("--rpo-alpha", type=float, default=0.0,
+                        help="add this weight times the chosen responses' NLL to the loss "
+                        "(RPO; keeps chosen answers likely; not with orpo). Default 0")
     parser.add_argument("--reference", default=None,
                         help="a separate reference model preset (default: precomputed "
                         "from the starting model, no second copy in memory)")
@@ -70,6 +73,7 @@ def run(args):
         beta=args.beta,
         label_smoothing=args.label_smoothing,
         gamma=args.gamma,
+        rpo_alpha=args.rpo_alpha,
         reference_lora=args.reference_lora,
         template=args.template,
         eval_examples=eval_pairs,

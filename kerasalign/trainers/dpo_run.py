@@ -43,6 +43,7 @@ def run_dpo(
     beta=None,
     label_smoothing=None,
     gamma=None,
+    rpo_alpha=0.0,
     reference_lora="off",
     template="gemma",
     eval_examples=None,
@@ -65,7 +66,7 @@ def run_dpo(
         examples: list of `PreferenceExample` or dicts.
         reference: `keras_hub.models.CausalLM`. A separate reference
             model. Defaults to `None` (precomputed; see `DPOTrainer`).
-        loss, beta, label_smoothing, gamma, reference_lora: see
+        loss, beta, label_smoothing, gamma, rpo_alpha, reference_lora: see
             `DPOTrainer`.
         template: str or template. Defaults to `"gemma"`.
         eval_examples: list. Validation pairs. Defaults to `None`.
@@ -105,6 +106,7 @@ def run_dpo(
         beta=beta,
         label_smoothing=label_smoothing,
         gamma=gamma,
+        rpo_alpha=rpo_alpha,
         reference_lora=reference_lora,
         **memory_saving_logprobs(policy),
     )
@@ -154,6 +156,7 @@ def run_dpo(
             "beta": trainer.beta,
             **({"label_smoothing": trainer.label_smoothing} if loss in ("sigmoid", "robust") else {}),
             **({"gamma": trainer.gamma} if loss == "simpo" else {}),
+            **({"rpo_alpha": trainer.rpo_alpha} if trainer.rpo_alpha else {}),
             "template": getattr(preprocessor.template, "name", "custom"),
             "epochs": epochs,
             "batch_size": batch_size,

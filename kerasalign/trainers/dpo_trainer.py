@@ -27,6 +27,14 @@ cases reference log-probs of new data cannot be computed once training has
 started: precompute them for every dataset (training and validation) first,
 which `fit` does for the data it is given.
 
+RPO (Pang et al., 2024, "Iterative Reasoning Preference Optimization"):
+`rpo_alpha > 0` adds `rpo_alpha` times the NLL of the chosen responses
+(each response's mean token NLL, averaged over the batch, as in ORPO's SFT
+term; TRL's `rpo_alpha` averages over all chosen tokens of the batch
+instead) to any loss but ORPO, which has that term already. DPO alone may
+lower the likelihood of both responses while their margin grows; the NLL
+term holds the chosen ones up. The metric `nll_loss` reports it.
+
 Sum or mean: `sigmoid`, `robust` and `hinge` use log-probs summed over
 response tokens; `ipo`, `simpo` and `orpo` use the per-token mean. The
 metrics `logps/chosen` and `logps/rejected` report the ones the loss uses.
@@ -103,6 +111,8 @@ class DPOTrainer(keras.Model):
         gamma: float. SimPO's target margin. Defaults to `None` (0.5).
         chunk_size: int. Sequence positions whose logits are computed at
             once. Defaults to `None` (128).
+        rpo_alpha: float. Weight of the chosen responses' NLL added to the
+            loss (RPO). Defaults to `0.0` (none).
         remat: bool. Recompute each chunk's logits in the backward pass to
             save memory (large vocabularies). Defaults to `False`.
         reference_lora: str. For precomputed reference log-probs: `"off"`
@@ -123,6 +133,7 @@ class DPOTrainer(keras.Model):
         chunk_size=None,
         remat=False,
         reference_lora="off",
+        rpo_alpha=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -149,6 +160,13 @@ class DPOTrainer(keras.Model):
             raise KerasAlignError(f"gamma applies to loss='simpo'. Received: loss={loss!r}")
         gamma = 0.5 if gamma is None else gamma
         check_number("gamma", gamma, 0.0, allow_minimum=True)
+        rpo_alpha = check_number("rpo_alpha", rpo_alpha, 0.0, allow_minimum=True)
+        if rpo_alpha and loss == "orpo":
+            raise KerasAlignError(
+                "ORPO's loss already has the chosen responses' NLL; rpo_alpha applies "
+                "to the other losses. Received: loss='orpo', rpo_alpha="
+                f"{rpo_alpha}"
+            )
         if chunk_size is not None:
             check_integer("chunk_size", chunk_size)
         if reference_lora not in ("off", "on"):
@@ -173,6 +191,7 @@ class DPOTrainer(keras.Model):
         self.chunk_size = chunk_size
         self.remat = remat
         self.reference_lora = reference_lora
+        self.rpo_alpha = rpo_alpha
         self.length_normalised = loss in losses_module.LENGTH_NORMALISED_LOSSES
         self._loss_fn = losses_module.LOSSES[loss]
         accepted = inspect.signature(self._loss_fn).parameters
@@ -187,6 +206,7 @@ class DPOTrainer(keras.Model):
         }
         self._reference_cache = {}
         names = losses_module.metric_names(loss) + ["logps/chosen", "logps/rejected"]
+        names += ["nll_loss"] if rpo_alpha else []
         # Metrics assigned to the model are tracked and reset by Keras.
         self._trackers = {name: keras.metrics.Mean(name=name) for name in sorted(names)}
 
@@ -245,6 +265,10 @@ class DPOTrainer(keras.Model):
             reference_rejected,
             **self._loss_options,
         )
+        if self.rpo_alpha:
+            nll_loss = -ops.mean(ops.cast(y_pred["chosen_mean_logps"], "float32"))
+            loss = loss + self.rpo_alpha * nll_loss
+            metrics["nll_loss"] = nll_loss
         metrics["logps/chosen"] = ops.mean(chosen_logps)
         metrics["logps/rejected"] = ops.mean(rejected_logps)
         for name, value in metrics.items():
@@ -354,6 +378,7 @@ class DPOTrainer(keras.Model):
                 "chunk_size": self.chunk_size,
                 "remat": self.remat,
                 "reference_lora": self.reference_lora,
+                "rpo_alpha": self.rpo_alpha,
             }
         )
         return config

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+import kerasalign
 from kerasalign.cli.align_command import FALLBACK_PRESET, default_preset
 
 
@@ -66,6 +67,7 @@ def test_default_preset_is_the_embedded_model_when_installed():
         ("--rlhf-learning-rate", "nan"),
         ("--rlhf-kl", "-0.1"),
         ("--rlhf-max-new-tokens", "0"),
+        ("--dpo-rpo-alpha", "-1"),
     ],
 )
 def test_bad_numbers_exit_2(run_cli, tmp_path, flag, value):
@@ -110,6 +112,36 @@ def test_dpo_repeat_repeats_pairs_of_a_rejected_kind_and_re_runs_dpo_only(tmp_pa
     assert _stages_that_run(output, dpo_repeat={"harmful_compliance": 2}) == [
         "dpo", "dpo_eval", "rlhf", "rlhf_eval", "report"
     ]
+
+
+def test_dpo_rpo_alpha_reaches_the_dpo_trainer_and_re_runs_dpo_only(tmp_path, monkeypatch):
+    from kerasalign.align import AlignJob, AlignSettings
+    from kerasalign.trainers import dpo_trainer
+
+    output = tmp_path / "run"
+    _stages_that_run(output)
+    assert _stages_that_run(output, dpo_rpo_alpha=0.0) == []
+    assert _stages_that_run(output, dpo_rpo_alpha=0.5) == [
+        "dpo", "dpo_eval", "rlhf", "rlhf_eval", "report"
+    ]
+    made = []
+
+    class Stop(Exception):
+        pass
+
+    def record(policy, **kwargs):
+        made.append(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(dpo_trainer, "DPOTrainer", record)
+    monkeypatch.setattr(AlignJob, "_dpo_training_pairs", lambda job: job._pairs()[:2])
+    settings = AlignSettings.for_run("tiny_gemma", quick=True, dpo_rpo_alpha=0.5)
+    job = AlignJob(settings, tmp_path / "direct", log=lambda line: None)
+    monkeypatch.setattr(job, "_stage_dir", lambda name: tmp_path / "no_adapter")
+    monkeypatch.setattr(job, "_model", lambda *a, **k: kerasalign.load_causal_lm("tiny_gemma", lora_rank=2))
+    with pytest.raises(Stop):
+        job._dpo(tmp_path / "direct", {})
+    assert made[0]["rpo_alpha"] == 0.5 and made[0]["loss"] == "sigmoid"
 
 
 def test_more_benign_data_adds_the_extra_sets_to_sft_reward_and_dpo(tmp_path):

@@ -60,6 +60,20 @@ def test_dpo_command_trains_with_validation_and_writes_outputs(run_cli, pairs_fi
     assert len(metrics["history"]["steps"]) == 3 * 2
 
 
+def test_dpo_command_with_rpo_alpha_records_the_nll_term(run_cli, pairs_file, tmp_path):
+    code, out, err, result = run_cli(
+        "dpo", *TINY, "--data", pairs_file, "--epochs", "2", "--batch-size", "4",
+        "--learning-rate", "5e-3", "--rpo-alpha", "1.0", "--output", tmp_path / "rpo", "--json",
+    )
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "rpo" / "metrics.json").read_text())
+    assert metrics["summary"]["config"]["rpo_alpha"] == 1.0
+    steps = metrics["history"]["steps"]
+    assert steps[0]["nll_loss"] > 0 and steps[-1]["nll_loss"] < steps[0]["nll_loss"]
+    # At the first step the policy is its reference: DPO's part is log 2.
+    assert steps[0]["loss"] == pytest.approx(np.log(2.0) + steps[0]["nll_loss"], rel=1e-3)
+
+
 @pytest.mark.parametrize(
     "content, match",
     [
@@ -90,8 +104,9 @@ def test_bad_preference_data_exits_2_with_one_line(run_cli, tmp_path, command, c
         (("--reference", "tiny_gemma3"), "does not match the policy's architecture"),
         (("--loss", "simpo", "--reference", "tiny_gemma"), "reference-free"),
         (("--epochs", "0"), "--epochs must be >= 1"),
+        (("--loss", "orpo", "--rpo-alpha", "1"), "ORPO's loss already has"),
     ],
-    ids=["beta", "label_smoothing", "gamma", "mismatched_reference", "reference_free", "epochs"],
+    ids=["beta", "label_smoothing", "gamma", "mismatched_reference", "reference_free", "epochs", "rpo_orpo"],
 )
 def test_bad_dpo_arguments_exit_2(run_cli, pairs_file, tmp_path, extra, match):
     code, out, err, _ = run_cli(

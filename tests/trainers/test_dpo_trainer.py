@@ -205,3 +205,59 @@ def test_length_bucketed_reference_logprobs_come_back_in_order(pairs):
     for key, value in plain.items():
         assert len(set(value.tolist())) > 1  # rows differ, so an order error shows
         np.testing.assert_allclose(bucketed[key], value, rtol=1e-5, atol=1e-4)
+
+
+def test_rpo_alpha_adds_the_chosen_responses_mean_token_nll():
+    # RPO (Pang et al., 2024): DPO's loss + alpha * NLL of the chosen
+    # responses, each normalised by its length, averaged over the batch.
+    policy = kerasalign.load_causal_lm("tiny_gemma", lora_rank=2)
+    chosen, rejected = np.array([-12.0, -30.0]), np.array([-20.0, -25.0])
+    counts = np.array([4.0, 10.0])
+    reference_chosen, reference_rejected = np.array([-14.0, -28.0]), np.array([-19.0, -26.0])
+    y_pred = {
+        "chosen_logps": chosen, "rejected_logps": rejected,
+        "chosen_mean_logps": chosen / counts, "rejected_mean_logps": rejected / np.array([5.0, 5.0]),
+        "chosen_token_counts": counts, "rejected_token_counts": np.array([5.0, 5.0]),
+    }
+    x = {"reference_chosen_logps": reference_chosen, "reference_rejected_logps": reference_rejected}
+    margins = 0.1 * ((chosen - reference_chosen) - (rejected - reference_rejected))
+    dpo = np.mean(np.log1p(np.exp(-margins)))  # -log sigmoid
+    nll = np.mean([12.0 / 4.0, 30.0 / 10.0])  # 3.0
+    plain = DPOTrainer(policy, beta=0.1).compute_loss(x=x, y_pred=y_pred)
+    assert float(plain) == pytest.approx(dpo, rel=1e-5)
+    rpo = DPOTrainer(policy, beta=0.1, rpo_alpha=0.5)
+    assert float(rpo.compute_loss(x=x, y_pred=y_pred)) == pytest.approx(dpo + 0.5 * nll, rel=1e-5)
+    assert float(rpo._trackers["nll_loss"].result()) == pytest.approx(nll, rel=1e-5)
+    assert "nll_loss" not in DPOTrainer(policy)._trackers
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"rpo_alpha": -1.0}, r"rpo_alpha must be a number >= 0.0. Received: rpo_alpha=-1.0"),
+        ({"loss": "orpo", "rpo_alpha": 1.0}, "ORPO's loss already has the chosen responses' NLL"),
+    ],
+)
+def test_bad_rpo_alpha_is_refused(kwargs, match):
+    policy = kerasalign.load_causal_lm("tiny_gemma", lora_rank=2)
+    with pytest.raises(kerasalign.KerasAlignError, match=match):
+        DPOTrainer(policy, **kwargs)
+
+
+@pytest.mark.backend
+def test_rpo_keeps_the_chosen_responses_likelier_than_plain_dpo(pairs):
+    # DPO alone may lower both responses' log-probs as long as the margin
+    # grows; the NLL term holds the chosen responses up.
+    results = {}
+    for alpha in (0.0, 1.0):
+        policy = kerasalign.load_causal_lm("tiny_gemma", lora_rank=8, lora_targets="all")
+        x = _batch(policy, pairs[:4])
+        trainer = DPOTrainer(policy, beta=0.1, rpo_alpha=alpha)
+        trainer.compile(learning_rate=5e-3)
+        history = trainer.fit(x, batch_size=4, epochs=4, verbose=0).history
+        assert np.isfinite(history["loss"]).all()
+        results[alpha] = history
+    assert "nll_loss" in results[1.0] and "nll_loss" not in results[0.0]
+    assert results[1.0]["nll_loss"][-1] < results[1.0]["nll_loss"][0]
+    assert results[1.0]["logps/chosen"][-1] > results[0.0]["logps/chosen"][-1]
+    assert results[1.0]["rewards/margins"][-1] > results[1.0]["rewards/margins"][0]
