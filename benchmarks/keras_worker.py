@@ -40,6 +40,10 @@ def parse_args(argv=None):
     parser.add_argument(
         "--bucket", type=int, default=None, help="SFT: LengthBuckets(multiple=N)"
     )
+    parser.add_argument(
+        "--remat", action="store_true",
+        help="decoder blocks (and, with --chunk-size, logits chunks) recomputed in the backward pass",
+    )
     parser.add_argument("--out", required=True)
     return parser.parse_args(argv)
 
@@ -154,14 +158,16 @@ def run(args):
 
     from kerasalign.models import lora
     from kerasalign.models.quantization import quantize_int8
+    from kerasalign.models.remat import decoder_block_remat_scope
 
     config = common.CONFIGS[args.config]
     data = dict(np.load(args.data))
     keras.utils.set_random_seed(0)
     setup_start = time.perf_counter()
-    causal_lm = build_causal_lm(
-        config, args.dtype, with_preprocessor=args.task == "reward"
-    )
+    with decoder_block_remat_scope(args.remat):
+        causal_lm = build_causal_lm(
+            config, args.dtype, with_preprocessor=args.task == "reward"
+        )
     if args.quantize == "int8":
         quantize_int8(causal_lm)
     rows = (args.warmup + args.steps) * args.batch_size
@@ -193,7 +199,9 @@ def run(args):
             from kerasalign.trainers.sft_trainer import SFTTrainer
 
             lora.enable_lora(causal_lm, args.lora_rank)
-            trainer = SFTTrainer(causal_lm, chunk_size=args.chunk_size)
+            trainer = SFTTrainer(
+                causal_lm, chunk_size=args.chunk_size, remat=args.remat and bool(args.chunk_size)
+            )
             if args.chunk_size:
                 from kerasalign.data.sft_preprocessor import loss_positions
 
@@ -231,7 +239,9 @@ def run(args):
         sequence_length = x["chosen_token_ids"].shape[1]
         sequences_per_step = 2 * args.batch_size
         if args.task == "dpo":
-            trainer = DPOTrainer(causal_lm, chunk_size=args.chunk_size)
+            trainer = DPOTrainer(
+                causal_lm, chunk_size=args.chunk_size, remat=args.remat and bool(args.chunk_size)
+            )
             trainer.compile(learning_rate=5e-5, jit_compile=jit_compile)
             start = time.perf_counter()
             x = trainer.precompute_reference_logprobs(x, batch_size=args.batch_size)
@@ -269,6 +279,7 @@ def run(args):
             "jit_compile": args.jit_compile,
             "chunk_size": args.chunk_size,
             "bucket": args.bucket,
+            "remat": args.remat,
             "batch_size": args.batch_size,
             "sequence_length": sequence_length,
             "tokens_per_step": tokens_per_step,

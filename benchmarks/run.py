@@ -20,7 +20,9 @@ suffixes `-bf16` (bfloat16 weights and compute), `-mixed` (float32 weights,
 bfloat16 compute; Keras' `mixed_bfloat16`), `-int8` (int8 base),
 `-xla` / `-noxla` (force `jit_compile` on or off; on torch "on" means
 `torch.compile`), `-chunk<N>` (SFT loss / DPO log-probs from hidden states at response positions,
-N positions at a time), `-bucket<N>` (SFT in `LengthBuckets` of multiple N).
+N positions at a time), `-bucket<N>` (SFT in `LengthBuckets` of multiple N),
+`-remat` (decoder blocks recompute their activations in the backward pass,
+`load_causal_lm(..., remat=True)`; with `-chunk<N>` each logits chunk too).
 With `--mixed-lengths` SFT rows have lengths between 1/8 and all of
 `--sequence-length` and tokens/s counts real (non-padding) tokens over the
 mean timed step. Writes `results.json`
@@ -107,7 +109,8 @@ def parse_variant(name):
         spec = {"framework": parts[0], "backend": parts[1]}
         options = parts[2:]
     spec.update(
-        dtype="float32", quantize=None, jit_compile="auto", chunk_size=None, bucket=None
+        dtype="float32", quantize=None, jit_compile="auto", chunk_size=None, bucket=None,
+        remat=False,
     )
     for option in options:
         if option == "bf16":
@@ -120,6 +123,8 @@ def parse_variant(name):
             spec["bucket"] = int(option[6:])
         elif option.startswith("chunk") and option[5:].isdigit():
             spec["chunk_size"] = int(option[5:])
+        elif option == "remat":
+            spec["remat"] = True
         elif option in ("xla", "noxla"):
             spec["jit_compile"] = "true" if option == "xla" else "false"
         else:
@@ -149,6 +154,8 @@ def worker_command(spec, task, args, data_path, out_path):
         command += ["--chunk-size", str(spec["chunk_size"])]
     if spec["bucket"]:
         command += ["--bucket", str(spec["bucket"])]
+    if spec["remat"]:
+        command += ["--remat"]
     return command
 
 

@@ -44,6 +44,7 @@ from kerasalign.data.prompt_example import PromptExample
 from kerasalign.data.schema import PreferenceExample
 from kerasalign.errors import KerasAlignError
 from kerasalign.eval.safety_result import BENIGN, HARMFUL
+from kerasalign.models.generation import cut_stop_text
 from kerasalign.templates import get as get_template
 
 HARMFUL_CATEGORIES = ("adversarial", "innocent_risky")
@@ -112,15 +113,6 @@ def _as_prompt(example):
     )
 
 
-def _cut_stop_text(response, stop_strings):
-    """`response` without the end-of-turn markers generation left at its end."""
-    text = response.rstrip()
-    stops = [stop for stop in stop_strings if stop]
-    while stop := next((stop for stop in stops if text.endswith(stop)), None):
-        text = text[: -len(stop)].rstrip()
-    return text
-
-
 def pairs_from_mistakes(result, references, stop_strings=()):
     """Preference pairs from the mistakes in an evaluation of training prompts.
 
@@ -152,7 +144,7 @@ def pairs_from_mistakes(result, references, stop_strings=()):
                 )
             rejected_kind = REJECTED_KIND.get((kind, record.outcome))
             chosen = reference_response(ref)
-            rejected = _cut_stop_text(record.response, stop_strings)
+            rejected = cut_stop_text(record.response, stop_strings)
             # An empty answer is not a response to push down (and not a valid
             # pair); counted by `mine_preference_pairs` as `empty_answers`.
             if rejected_kind is None or not rejected or rejected == chosen:

@@ -61,6 +61,22 @@ def stop_token_ids(model, template=None):
     return tuple(dict.fromkeys(ids))
 
 
+def cut_stop_text(response, stop_strings):
+    """`response` without the end-of-turn markers generation left at its end.
+
+    KerasHub's `generate` keeps the stop token it stopped at; the chat
+    template adds its own when the text is trained on or shown again.
+
+    >>> cut_stop_text("Paris.<end_of_turn> ", ["<end_of_turn>"])
+    'Paris.'
+    """
+    text = response.rstrip()
+    stops = [stop for stop in stop_strings if stop]
+    while stop := next((stop for stop in stops if text.endswith(stop)), None):
+        text = text[: -len(stop)].rstrip()
+    return text
+
+
 def render_prompts(prompts, template=None):
     """Apply a template to raw prompts (or return them as they are)."""
     if template is None:
@@ -99,7 +115,8 @@ def generate(
         **sampler_kwargs: `temperature`, `top_k`, `top_p`, `seed`.
 
     Returns:
-        A list of completions (the prompt removed), one per prompt.
+        A list of completions, one per prompt: the prompt removed and, with a
+        chat template, the end-of-turn marker generation stopped at.
     """
     if model.preprocessor is None:
         raise KerasAlignError("generate needs a model with a preprocessor (tokenizer).")
@@ -111,7 +128,9 @@ def generate(
         return []
     _use_sampler(model, sampler, sampler_kwargs)
     tokenizer = model.preprocessor.tokenizer
-    stops = stop_token_ids(model, resolved if isinstance(resolved, ChatTemplate) else None)
+    chat = resolved if isinstance(resolved, ChatTemplate) else None
+    stops = stop_token_ids(model, chat)
+    stop_strings = getattr(chat, "stop_strings", None) or ()
     progress = keras.utils.Progbar(len(texts), unit_name="prompt") if verbose else None
     outputs = []
     for start in range(0, len(texts), batch_size):
@@ -123,7 +142,8 @@ def generate(
         )
         if isinstance(completions, str):
             completions = [completions]
-        outputs.extend(_first_tokens(tokenizer, [str(text) for text in completions], max_new_tokens))
+        texts_cut = _first_tokens(tokenizer, [str(text) for text in completions], max_new_tokens)
+        outputs.extend(cut_stop_text(text, stop_strings) for text in texts_cut)
         if progress is not None:
             progress.update(len(outputs))
     return outputs

@@ -29,6 +29,7 @@ from kerasalign.models.quantization import (
     check_quantize,
     quantize_int8,
 )
+from kerasalign.models.remat import decoder_block_remat_scope
 from kerasalign.models.tiny_presets import TINY_PRESETS, build_tiny_causal_lm
 
 GGUF_PRESETS = {
@@ -123,6 +124,7 @@ def load_causal_lm(
     sequence_length=None,
     dtype=None,
     quantize=None,
+    remat=False,
 ):
     """Load a Gemma-family KerasHub `CausalLM`, optionally with LoRA.
 
@@ -146,6 +148,10 @@ def load_causal_lm(
             `"mixed_bfloat16"`. Defaults to `None` (the preset's).
         quantize: str. `"int8"` quantizes the frozen base before LoRA is
             enabled. Defaults to `None` (no quantization).
+        remat: bool. Recompute each decoder block's activations in the
+            backward pass instead of keeping them: less memory for long
+            sequences and large batches, about one more forward pass of
+            compute (see `kerasalign.models.remat`). Defaults to `False`.
 
     Returns:
         A `keras_hub.models.CausalLM` (e.g. `GemmaCausalLM`,
@@ -166,7 +172,10 @@ def load_causal_lm(
         raise PresetError(
             f"sequence_length must be an integer >= 2. Received: {sequence_length!r}"
         )
-    model = _load_base(preset, sequence_length, dtype)
+    if not isinstance(remat, bool):
+        raise PresetError(f"remat must be True or False. Received: {remat!r}")
+    with decoder_block_remat_scope(remat):
+        model = _load_base(preset, sequence_length, dtype)
     if sequence_length is not None and model.preprocessor is not None:
         model.preprocessor.sequence_length = sequence_length
     if quantize == "int8":

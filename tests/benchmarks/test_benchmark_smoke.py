@@ -13,7 +13,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 @pytest.mark.large
 def test_benchmark_writes_json_and_markdown(tmp_path):
-    variants = ["kerasalign-jax"]
+    variants = ["kerasalign-jax", "kerasalign-jax-chunk16-remat"]
     if importlib.util.find_spec("trl") and importlib.util.find_spec("peft"):
         variants.insert(0, "trl")
     command = [
