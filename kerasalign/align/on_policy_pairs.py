@@ -45,7 +45,6 @@ from kerasalign.data.schema import PreferenceExample
 from kerasalign.errors import KerasAlignError
 from kerasalign.eval.safety_result import BENIGN, HARMFUL
 from kerasalign.models.generation import cut_stop_text
-from kerasalign.templates import get as get_template
 
 HARMFUL_CATEGORIES = ("adversarial", "innocent_risky")
 BENIGN_CATEGORIES = ("benign_sensitive", "ordinary")
@@ -124,7 +123,8 @@ def pairs_from_mistakes(result, references, stop_strings=()):
             prompts with their right responses and categories.
         stop_strings: list of str. End-of-turn markers cut from the end of
             a response (the preprocessor adds the template's own), e.g.
-            `["<end_of_turn>"]`. Defaults to `()`.
+            `["<end_of_turn>"]`, for responses stored before `generate` cut
+            them itself. Defaults to `()`.
 
     Returns:
         A list of `PreferenceExample`, one per mistake.
@@ -211,8 +211,8 @@ def mine_preference_pairs(
         batch_size=batch_size,
         verbose=verbose,
     )
-    stop_strings = getattr(get_template(template), "stop_strings", None) or ()
-    pairs = pairs_from_mistakes(result, harmful + benign, stop_strings=stop_strings)
+    # `generate` has cut the end-of-turn markers from these answers already.
+    pairs = pairs_from_mistakes(result, harmful + benign)
     summary = {
         "prompts": len(harmful) + len(benign),
         "skipped": skipped,
