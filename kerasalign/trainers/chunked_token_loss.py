@@ -25,8 +25,9 @@ Examples:
 ((), ())
 """
 
-import keras
 from keras import ops
+
+from kerasalign.trainers.position_chunks import map_position_chunks
 
 
 def _chunk_statistics(token_embedding, hidden_chunk, label_chunk):
@@ -70,22 +71,10 @@ def chunked_token_loss(
     def chunk_fn(hidden_chunk, label_chunk):
         return _chunk_statistics(token_embedding, hidden_chunk, label_chunk)
 
-    if remat:
-        # The layer is closed over, not passed: `keras.remat` (on JAX,
-        # `jax.checkpoint`) only takes tensors as arguments.
-        chunk_fn = keras.remat(chunk_fn)
-    length = hidden_states.shape[1]
-    starts = [0] if length is None else range(0, length, chunk_size)
-    total_loss = ops.zeros((), "float32")
-    total_correct = ops.zeros((), "float32")
-    for start in starts:
-        stop = None if length is None else start + chunk_size
-        weights = sample_weight[:, start:stop]
-        negative_logprobs, correct = chunk_fn(
-            hidden_states[:, start:stop],
-            labels[:, start:stop],
-        )
-        total_loss = total_loss + ops.sum(negative_logprobs * weights)
-        total_correct = total_correct + ops.sum(correct * weights)
+    negative_logprobs, correct = map_position_chunks(
+        chunk_fn, (hidden_states, labels), chunk_size, remat=remat
+    )
+    total_loss = ops.sum(negative_logprobs * sample_weight)
+    total_correct = ops.sum(correct * sample_weight)
     total_weight = ops.maximum(ops.sum(sample_weight), 1e-7)
     return total_loss / total_weight, total_correct / total_weight

@@ -40,8 +40,9 @@ Examples:
 
 import collections
 
-import keras
 from keras import ops
+
+from kerasalign.trainers.position_chunks import map_position_chunks
 
 DEFAULT_CHUNK_SIZE = 128
 
@@ -81,31 +82,25 @@ def token_logprobs(backbone, hidden_states, target_ids, *, chunk_size=None, rema
         chunk_size: int. Positions whose logits are computed at once.
             Defaults to `None` (128).
         remat: bool. Recompute each chunk's logits in the backward pass
-            instead of keeping them (`keras.remat`). Defaults to `False`.
+            instead of keeping them, one chunk after the other
+            (`map_position_chunks`). Defaults to `False`.
 
     Returns:
         A float32 tensor `(batch, length)`.
     """
-    chunk_size = chunk_size or DEFAULT_CHUNK_SIZE
     target_ids = ops.cast(target_ids, "int32")
     token_embedding = backbone.token_embedding
 
     def chunk_fn(hidden_chunk, target_chunk):
-        return _chunk_logprobs(token_embedding, hidden_chunk, target_chunk)
+        return (_chunk_logprobs(token_embedding, hidden_chunk, target_chunk),)
 
-    if remat:
-        chunk_fn = keras.remat(chunk_fn)
-    length = hidden_states.shape[1]
-    if length is None or length <= chunk_size:
-        return chunk_fn(hidden_states, target_ids)
-    chunks = [
-        chunk_fn(
-            hidden_states[:, start : start + chunk_size],
-            target_ids[:, start : start + chunk_size],
-        )
-        for start in range(0, length, chunk_size)
-    ]
-    return ops.concatenate(chunks, axis=1)
+    (logprobs,) = map_position_chunks(
+        chunk_fn,
+        (hidden_states, target_ids),
+        chunk_size or DEFAULT_CHUNK_SIZE,
+        remat=remat,
+    )
+    return logprobs
 
 
 def gather_positions(values, positions):
