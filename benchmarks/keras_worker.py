@@ -182,6 +182,8 @@ def run(args):
     }
     extra = {}
     warmup = args.warmup
+    # -remat recomputes the logits chunks too, when there are chunks.
+    logits_remat = args.remat and bool(args.chunk_size)
     if args.task == "sft":
         sequence_length = data["token_ids"].shape[1] - 1
         sequences_per_step = args.batch_size
@@ -200,7 +202,7 @@ def run(args):
 
             lora.enable_lora(causal_lm, args.lora_rank)
             trainer = SFTTrainer(
-                causal_lm, chunk_size=args.chunk_size, remat=args.remat and bool(args.chunk_size)
+                causal_lm, chunk_size=args.chunk_size, remat=logits_remat
             )
             if args.chunk_size:
                 from kerasalign.data.sft_preprocessor import loss_positions
@@ -240,7 +242,7 @@ def run(args):
         sequences_per_step = 2 * args.batch_size
         if args.task == "dpo":
             trainer = DPOTrainer(
-                causal_lm, chunk_size=args.chunk_size, remat=args.remat and bool(args.chunk_size)
+                causal_lm, chunk_size=args.chunk_size, remat=logits_remat
             )
             trainer.compile(learning_rate=5e-5, jit_compile=jit_compile)
             start = time.perf_counter()

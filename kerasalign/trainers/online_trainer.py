@@ -366,7 +366,8 @@ class OnlineTrainer(keras.Model):
             scores, policy_outputs, reference_logprobs, action_mask
         )
         inputs.update(extra_inputs)
-        sequence_kl = masked_values(old_logprobs - reference_logprobs, action_mask).sum(axis=1)
+        # Both are already 0 outside the response.
+        sequence_kl = (old_logprobs - reference_logprobs).sum(axis=1)
         non_score_reward = -self.kl_coefficient() * sequence_kl
         lengths = generated["response_mask"].sum(axis=1)
         metrics = {
