@@ -8,8 +8,9 @@ being kept. On JAX the chunks then run in a loop (`keras.ops.scan`), one
 after the other: written as separate calls, XLA's scheduler is free to
 compute several chunks' logits at the same time, and on the CPU it did, which
 kept four chunks alive (DPO peak RSS on the benchmark's small config, 64- /
-32-position chunks: 4.66 / 4.72 GB with separate calls, 4.15 / 3.94 GB with
-the loop; on the Gemma 3 270M architecture, 10.41 and 7.90 GB). TensorFlow's `scan` needs
+32-position chunks: 4.69 / 4.76 GB with separate calls, 4.03 / 3.89 GB with
+the loop, at the same speed; on the Gemma 3 270M architecture, 10.41 and
+7.90 GB). TensorFlow's `scan` needs
 outputs shaped like its carry, and PyTorch runs the calls one after the other
 anyway, so they keep separate calls.
 
