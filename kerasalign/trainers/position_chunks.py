@@ -10,9 +10,9 @@ compute several chunks' logits at the same time, and on the CPU it did, which
 kept four chunks alive (DPO peak RSS on the benchmark's small config, 64- /
 32-position chunks: 4.69 / 4.76 GB with separate calls, 4.03 / 3.89 GB with
 the loop, at the same speed; on the Gemma 3 270M architecture, 10.41 and
-7.90 GB). TensorFlow's `scan` needs
-outputs shaped like its carry, and PyTorch runs the calls one after the other
-anyway, so they keep separate calls.
+7.90 GB). TensorFlow's `scan` needs outputs shaped like its carry, and
+PyTorch runs the calls one after the other anyway, so they keep separate
+calls.
 
 Examples:
 
@@ -79,8 +79,7 @@ def _scan_chunks(fn, tensors, chunk_size, count):
         tensor = tensor[:, :covered]
         shape = ops.shape(tensor)
         chunked = ops.reshape(tensor, (shape[0], count, chunk_size, *shape[2:]))
-        axes = list(range(len(chunked.shape)))
-        return ops.transpose(chunked, [1, 0, *axes[2:]])
+        return ops.transpose(chunked, [1, 0, *range(2, len(chunked.shape))])
 
     def step(carry, chunk):
         return carry, tuple(fn(*chunk))
