@@ -271,17 +271,35 @@ def accelerator_name():
     return completed.stdout.strip() or None
 
 
-def machine_description():
-    """CPU model, core count and memory, for the report header."""
+# CPU flags that decide matmul speed: wide vectors and bfloat16 hardware.
+CPU_MATMUL_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def cpu_model_and_flags():
+    """`("AMD EPYC", ["avx2"])`: /proc/cpuinfo's model name and matmul flags.
+
+    A virtual machine may report only a family name ("AMD EPYC"); the flags
+    tell whether bfloat16 has hardware (avx512_bf16, amx_bf16) or not.
+    """
     cpu = platform.processor() or platform.machine()
+    flags = []
     try:
         with open("/proc/cpuinfo") as file:
             for line in file:
                 if line.startswith("model name"):
                     cpu = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    present = set(line.split(":", 1)[1].split())
+                    flags = [flag for flag in CPU_MATMUL_FLAGS if flag in present]
                     break
     except OSError:
         pass
+    return cpu, flags
+
+
+def machine_description():
+    """CPU model and matmul flags, core count and memory, for the report header."""
+    cpu, flags = cpu_model_and_flags()
     memory = None
     try:
         with open("/proc/meminfo") as file:
@@ -290,6 +308,7 @@ def machine_description():
         pass
     return {
         "cpu": cpu,
+        "cpu_flags": flags,
         "accelerator": accelerator_name(),
         "cores": os.cpu_count(),
         "memory_bytes": memory,

@@ -23,6 +23,12 @@ bfloat16 compute; Keras' `mixed_bfloat16`), `-int8` (int8 base),
 N positions at a time), `-bucket<N>` (SFT in `LengthBuckets` of multiple N),
 `-remat` (decoder blocks recompute their activations in the backward pass,
 `load_causal_lm(..., remat=True)`; with `-chunk<N>` each logits chunk too).
+`trl` keeps TRL's defaults, which include gradient checkpointing (TRL 1.x
+sets `gradient_checkpointing=True` in every trainer config): the TRL
+counterpart of `-remat`. `trl-noremat` turns it off. Each kerasalign row's
+`vs TRL` is against the TRL row of the same dtype and the same recomputation
+when the run has one (`kerasalign-jax` vs `trl-noremat`,
+`kerasalign-jax-remat` vs `trl`), otherwise against `trl`.
 With `--mixed-lengths` SFT rows have lengths between 1/8 and all of
 `--sequence-length` and tokens/s counts real (non-padding) tokens over the
 mean timed step. Writes `results.json`
@@ -48,10 +54,10 @@ sys.path.insert(0, str(BENCHMARKS))
 import common  # noqa: E402
 
 DEFAULT_VARIANTS = {
-    "sft": "trl,keras_hub-jax,kerasalign-jax,keras_hub-tensorflow,kerasalign-tensorflow,"
+    "sft": "trl,trl-noremat,keras_hub-jax,kerasalign-jax,keras_hub-tensorflow,kerasalign-tensorflow,"
     "kerasalign-torch",
-    "dpo": "trl,kerasalign-jax,kerasalign-tensorflow,kerasalign-torch",
-    "reward": "trl,kerasalign-jax,kerasalign-tensorflow,kerasalign-torch",
+    "dpo": "trl,trl-noremat,kerasalign-jax,kerasalign-tensorflow,kerasalign-torch",
+    "reward": "trl,trl-noremat,kerasalign-jax,kerasalign-tensorflow,kerasalign-torch",
 }
 PACKAGES = [
     "keras",
@@ -103,14 +109,21 @@ def parse_variant(name):
     if parts[0] == "trl":
         spec = {"framework": "trl", "backend": "torch"}
         options = parts[1:]
+        # TRL's configs turn gradient checkpointing on by default.
+        remat = True
     else:
         if parts[0] not in ("kerasalign", "keras_hub") or len(parts) < 2:
             raise SystemExit(f"bad variant {name!r}")
         spec = {"framework": parts[0], "backend": parts[1]}
         options = parts[2:]
+        remat = False
     spec.update(
-        dtype="float32", quantize=None, jit_compile="auto", chunk_size=None, bucket=None,
-        remat=False,
+        dtype="float32",
+        quantize=None,
+        jit_compile="auto",
+        chunk_size=None,
+        bucket=None,
+        remat=remat,
     )
     for option in options:
         if option == "bf16":
@@ -123,8 +136,8 @@ def parse_variant(name):
             spec["bucket"] = int(option[6:])
         elif option.startswith("chunk") and option[5:].isdigit():
             spec["chunk_size"] = int(option[5:])
-        elif option == "remat":
-            spec["remat"] = True
+        elif option in ("remat", "noremat"):
+            spec["remat"] = option == "remat"
         elif option in ("xla", "noxla"):
             spec["jit_compile"] = "true" if option == "xla" else "false"
         else:
@@ -145,7 +158,11 @@ def worker_command(spec, task, args, data_path, out_path):
         "--out", str(out_path),
     ]  # fmt: skip
     if spec["framework"] == "trl":
-        return [sys.executable, str(BENCHMARKS / "trl_worker.py"), *common_args]
+        checkpointing = "on" if spec["remat"] else "off"
+        return [
+            sys.executable, str(BENCHMARKS / "trl_worker.py"), *common_args,
+            "--gradient-checkpointing", checkpointing,
+        ]  # fmt: skip
     command = [sys.executable, str(BENCHMARKS / "keras_worker.py"), *common_args]
     command += ["--framework", spec["framework"], "--jit-compile", spec["jit_compile"]]
     if spec["quantize"]:
@@ -267,24 +284,17 @@ def aggregate(runs, ceilings):
                 "flops_per_second": median("flops_per_second"),
                 "ceiling_fraction": median("flops_per_second") / ceiling,
                 "trainable_parameters": good[0].get("trainable_parameters"),
+                "recomputes": good[0].get("recomputes"),
             }
         )
         summary.append(row)
     for row in summary:
-        # Compare with TRL in the same dtype.
-        trl_variant = TRL_VARIANT_BY_DTYPE.get(row.get("dtype"), "trl")
-        trl = next(
-            (
-                r
-                for r in summary
-                if r["task"] == row["task"]
-                and r["variant"] == trl_variant
-                and "error" not in r
-            ),
-            None,
-        )
-        if trl and "error" not in row:
+        if "error" in row:
+            continue
+        trl = trl_counterpart(summary, row)
+        if trl:
             row["vs_trl"] = row["tokens_per_second"] / trl["tokens_per_second"]
+            row["vs_trl_variant"] = trl["variant"]
     frameworks = {
         dtype: sorted({c[dtype].get("framework", "jax") for c in ceilings})
         for dtype in ("float32", "bfloat16")
@@ -303,6 +313,25 @@ TRL_VARIANT_BY_DTYPE = {
 }
 
 
+def trl_counterpart(summary, row):
+    """The TRL row to compare `row` with: same task and dtype, and the same
+    recomputation (gradient checkpointing) when the run has it; else TRL's
+    default in that dtype. `None` when the run has neither."""
+    default = TRL_VARIANT_BY_DTYPE.get(row.get("dtype"), "trl")
+    candidates = [default]
+    if row.get("recomputes") is False:
+        candidates.insert(0, f"{default}-noremat")
+    for name in candidates:
+        for other in summary:
+            if (
+                other["task"] == row["task"]
+                and other["variant"] == name
+                and "error" not in other
+            ):
+                return other
+    return None
+
+
 def ceiling_frameworks(report, dtype):
     return ", ".join(report["ceiling"].get("frameworks", {}).get(dtype, ["jax"]))
 
@@ -312,7 +341,9 @@ def markdown(report):
         f"# kerasalign vs TRL + PEFT: {report['config_name']} config",
         "",
         f"- Date: {report['date']}",
-        f"- Machine: {report['machine'].get('accelerator') or ''} {report['machine']['cpu']}, {report['machine']['cores']} cores, "
+        f"- Machine: {report['machine'].get('accelerator') or ''} {report['machine']['cpu']} "
+        f"({', '.join(report['machine'].get('cpu_flags') or ['flags unknown'])}), "
+        f"{report['machine']['cores']} cores, "
         f"{(report['machine']['memory_bytes'] or 0) / 2**30:.0f} GiB; "
         f"load average before/after: {report['load_before']} / {report['load_after']}",
         "- Versions: "
@@ -330,8 +361,12 @@ def markdown(report):
         f"{report['ceiling']['float32'] / 1e9:.0f} GFLOP/s float32 "
         f"({ceiling_frameworks(report, 'float32')}), "
         f"{report['ceiling']['bfloat16'] / 1e9:.0f} GFLOP/s bfloat16 "
-        f"({ceiling_frameworks(report, 'bfloat16')}). `vs TRL` compares with TRL in "
-        "the same dtype (`trl-bf16` for bfloat16 rows, `trl-mixed` for mixed_bfloat16).",
+        f"({ceiling_frameworks(report, 'bfloat16')}).",
+        "- `trl` runs TRL's defaults, gradient checkpointing included (TRL 1.x turns it "
+        "on in every trainer config); `trl-noremat` turns it off. `vs TRL` compares with "
+        "TRL in the same dtype (`trl-bf16` for bfloat16, `trl-mixed` for mixed_bfloat16) "
+        "and, when the run has it, the same recomputation: rows without `-remat` against "
+        "`trl-noremat`; the TRL row used is named in brackets.",
         (
             "- SFT rows have mixed lengths (1/8 to all of the sequence length); "
             "tokens/s counts real tokens over the mean timed step; `pad` is the "
@@ -357,7 +392,11 @@ def markdown(report):
         low, high = row["tokens_per_second_range"]
         reference = row.get("reference_seconds")
         padding = row.get("padding_fraction")
-        versus = f"{row['vs_trl']:.2f}x" if "vs_trl" in row else "-"
+        versus = (
+            f"{row['vs_trl']:.2f}x ({row['vs_trl_variant']})"
+            if "vs_trl" in row
+            else "-"
+        )
         lines.append(
             f"| {row['task']} | {row['variant']} | {row['tokens_per_second']:,.0f} "
             f"({low:,.0f}-{high:,.0f}) | {row['step_seconds']:.2f} "
@@ -427,7 +466,9 @@ def main(argv=None):
                 f"round {round_index + 1}/{args.repeats}: {task} {name} ...", flush=True
             )
             result = run_worker(spec, task, args, data_path, out_path)
-            result.update(task=task, variant=name, round=round_index)
+            result.update(
+                task=task, variant=name, round=round_index, recomputes=spec["remat"]
+            )
             if "error" in result:
                 print(f"  failed: {result['error'].splitlines()[-1:]}", flush=True)
             else:

@@ -14,6 +14,12 @@ How the same token ids reach TRL:
   Reference log-probs are precomputed (`precompute_ref_log_probs=True`) by
   the base model with the adapter disabled, as kerasalign does.
 
+Gradient checkpointing: TRL 1.x turns it on in every trainer's config
+(`gradient_checkpointing=True` by default), trading ~20% speed for memory.
+`--gradient-checkpointing on` (the default) keeps TRL's default;
+`off` gives the faster, larger-memory run to compare with kerasalign rows
+that do not recompute activations.
+
     python benchmarks/trl_worker.py --data data.npz --config small --task sft --out r.json
 """
 
@@ -41,6 +47,10 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--lora-rank", type=int, default=8)
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "mixed_bfloat16"])
+    parser.add_argument(
+        "--gradient-checkpointing", default="on", choices=["on", "off"],
+        help="on: TRL's default; off: keep activations for the backward pass",
+    )
     parser.add_argument("--out", required=True)
     return parser.parse_args(argv)
 
@@ -144,6 +154,7 @@ def common_training_args(args, output_dir):
         "output_dir": output_dir,
         "per_device_train_batch_size": args.batch_size,
         "max_steps": args.warmup + args.steps,
+        "gradient_checkpointing": args.gradient_checkpointing == "on",
         "lr_scheduler_type": "constant",
         "warmup_steps": 0,
         "weight_decay": 0.0,
@@ -304,6 +315,14 @@ def run(args):
             "flops_per_step": flops_per_token * tokens_per_step,
             "trainable_parameters": int(
                 sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+            ),
+            # As the model ran, not as asked.
+            "gradient_checkpointing": bool(
+                getattr(
+                    trainer.model,
+                    "is_gradient_checkpointing",
+                    trainer.args.gradient_checkpointing,
+                )
             ),
             "attention_implementation": getattr(
                 model.config, "_attn_implementation", None

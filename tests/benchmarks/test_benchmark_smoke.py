@@ -15,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 def test_benchmark_writes_json_and_markdown(tmp_path):
     variants = ["kerasalign-jax", "kerasalign-jax-chunk16-remat"]
     if importlib.util.find_spec("trl") and importlib.util.find_spec("peft"):
-        variants.insert(0, "trl")
+        variants[:0] = ["trl", "trl-noremat"]
     command = [
         sys.executable,
         str(ROOT / "benchmarks" / "run.py"),
@@ -41,9 +41,73 @@ def test_benchmark_writes_json_and_markdown(tmp_path):
         assert 0 < row["ceiling_fraction"]
     if "trl" in variants:
         assert rows[("sft", "trl")]["vs_trl"] == 1.0
+        # TRL's gradient checkpointing ran as each variant asked ...
+        checkpointing = {
+            run["variant"]: run["gradient_checkpointing"]
+            for run in report["runs"]
+            if run["variant"].startswith("trl")
+        }
+        assert checkpointing == {"trl": True, "trl-noremat": False}
+        # ... and each kerasalign row is compared with its like.
+        for task in ("sft", "dpo"):
+            assert rows[(task, "kerasalign-jax")]["vs_trl_variant"] == "trl-noremat"
+            remat = rows[(task, "kerasalign-jax-chunk16-remat")]
+            assert remat["vs_trl_variant"] == "trl"
     # The ceiling is the fastest framework's matmul, named in the report.
     for dtype in ("float32", "bfloat16"):
         assert report["ceiling"][dtype] > 0
-        assert set(report["ceiling"]["frameworks"][dtype]) <= {"jax", "tensorflow", "torch"}
+        assert set(report["ceiling"]["frameworks"][dtype]) <= {
+            "jax",
+            "tensorflow",
+            "torch",
+        }
     table = (tmp_path / "results.md").read_text()
     assert "| sft | kerasalign-jax |" in table and "Versions:" in table
+
+
+def load_run_module():
+    spec = importlib.util.spec_from_file_location(
+        "benchmark_run", ROOT / "benchmarks" / "run.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_trl_variants_recompute_by_default_like_trl():
+    run = load_run_module()
+    assert run.parse_variant("trl")["remat"] is True
+    assert run.parse_variant("trl-noremat")["remat"] is False
+    assert run.parse_variant("kerasalign-jax")["remat"] is False
+    assert run.parse_variant("kerasalign-jax-remat")["remat"] is True
+    command = run.worker_command(
+        run.parse_variant("trl-noremat"), "dpo", run.parse_args([]), "d.npz", "o.json"
+    )
+    assert command[-2:] == ["--gradient-checkpointing", "off"]
+
+
+def test_trl_counterpart_matches_dtype_and_recomputation():
+    run = load_run_module()
+
+    def row(variant, dtype="float32", recomputes=False, **extra):
+        return dict(
+            task="dpo", variant=variant, dtype=dtype, recomputes=recomputes, **extra
+        )
+
+    trl, trl_full = row("trl", recomputes=True), row("trl-noremat")
+    keras, keras_remat = (
+        row("kerasalign-jax"),
+        row("kerasalign-jax-remat", recomputes=True),
+    )
+    summary = [trl, trl_full, keras, keras_remat]
+    assert run.trl_counterpart(summary, keras) is trl_full
+    assert run.trl_counterpart(summary, keras_remat) is trl
+    # Without a trl-noremat row (or when it failed) the default TRL row is used.
+    assert run.trl_counterpart([trl, keras], keras) is trl
+    failed = row("trl-noremat", error="boom")
+    assert run.trl_counterpart([trl, failed, keras], keras) is trl
+    # Another dtype has its own TRL row; none in the run gives None.
+    assert (
+        run.trl_counterpart(summary, row("kerasalign-jax-bf16", dtype="bfloat16"))
+        is None
+    )
