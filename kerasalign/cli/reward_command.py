@@ -66,6 +66,7 @@ def run(args):
         verbose=0 if args.json else "auto",
         seed=args.seed,
         bucket_multiple=args.bucket_multiple,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
     )
     summary["data"] = report.to_dict()
     if not args.json:

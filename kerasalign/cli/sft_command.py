@@ -56,6 +56,7 @@ def run(args):
         verbose=0 if args.json else "auto",
         seed=args.seed,
         bucket_multiple=args.bucket_multiple,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
         pack=args.pack,
     )
     summary["data"] = report.to_dict()

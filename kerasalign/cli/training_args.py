@@ -18,6 +18,9 @@ def add_training_arguments(parser, *, epochs=3, learning_rate=2e-4, batch_size=4
                         help="query_value, attention, all, or comma-separated layer names")
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--gradient-accumulation-steps", type=int, default=1,
+                        help="update the weights once every N batches with their averaged "
+                             "gradients: the memory of --batch-size, the update of N times it")
     parser.add_argument("--learning-rate", type=float, default=learning_rate)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bucket-multiple", type=int, default=None,
@@ -35,7 +38,7 @@ def check_training_args(args):
     """Reject nonsensical numbers with a one-line error."""
     from kerasalign.errors import KerasAlignError
 
-    for name in ("epochs", "batch_size"):
+    for name in ("epochs", "batch_size", "gradient_accumulation_steps"):
         if getattr(args, name) < 1:
             raise KerasAlignError(f"--{name.replace('_', '-')} must be >= 1")
     if args.lora_rank < 0:

@@ -21,7 +21,7 @@ Examples:
 >>> weights = np.array([[0.0, 1.0, 1.0, 1.0]])
 >>> loss, accuracy = chunked_token_loss(
 ...     causal_lm.backbone, hidden_states, labels, weights, chunk_size=2)
->>> loss.shape, accuracy.shape
+>>> tuple(loss.shape), tuple(accuracy.shape)
 ((), ())
 """
 

@@ -24,13 +24,32 @@ False
 import keras
 
 from kerasalign.backend_ops import tensorflow_sees_a_gpu
-from kerasalign.trainers.argument_checks import check_number
+from kerasalign.trainers.argument_checks import check_integer, check_number
 
 
-def adamw(learning_rate, weight_decay=0.0):
-    """AdamW with a checked learning rate (a finite number > 0)."""
+def adamw(learning_rate, weight_decay=0.0, gradient_accumulation_steps=None):
+    """AdamW with a checked learning rate (a finite number > 0).
+
+    Args:
+        learning_rate: float. A finite number > 0.
+        weight_decay: float. Defaults to `0.0`.
+        gradient_accumulation_steps: int. Average the gradients of this many
+            batches and update once (Keras' optimizer option): the memory of
+            one batch, the update of a batch this many times larger when the
+            loss is a mean over examples (DPO, reward model; SFT's token mean
+            gives each micro-batch equal weight). `None` or 1 updates every
+            batch. Defaults to `None`.
+    """
     check_number("learning_rate", learning_rate)
-    return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
+    if gradient_accumulation_steps is not None:
+        check_integer("gradient_accumulation_steps", gradient_accumulation_steps)
+    return keras.optimizers.AdamW(
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        gradient_accumulation_steps=(
+            None if gradient_accumulation_steps in (None, 1) else gradient_accumulation_steps
+        ),
+    )
 
 
 def computes_in_bfloat16(model):

@@ -23,6 +23,7 @@ import keras
 
 from kerasalign.data.preference_preprocessor import PreferencePreprocessor
 from kerasalign.models import lora
+from kerasalign.trainers.compile_defaults import adamw
 from kerasalign.trainers.dpo_trainer import DPOTrainer, memory_saving_logprobs
 from kerasalign.trainers.training_run import (
     fit_with_guards,
@@ -58,6 +59,7 @@ def run_dpo(
     verbose="auto",
     seed=0,
     bucket_multiple=None,
+    gradient_accumulation_steps=None,
 ):
     """Preference-tune `policy` on pairs and optionally write the outputs.
 
@@ -85,6 +87,10 @@ def run_dpo(
         bucket_multiple: int. Batch pairs of similar length, each batch
             trimmed to a multiple of this many tokens (see `LengthBuckets`).
             Defaults to `None` (every batch padded to the longest pair).
+        gradient_accumulation_steps: int. Update the weights once every
+            this many batches, with their averaged gradients: the memory of
+            `batch_size` for the update of `batch_size` times this (see
+            `adamw`). Defaults to `None` (an update every batch).
 
     Returns:
         A summary dict: final metrics, timing (`reference_seconds`,
@@ -110,7 +116,9 @@ def run_dpo(
         reference_lora=reference_lora,
         **memory_saving_logprobs(policy),
     )
-    trainer.compile(learning_rate=learning_rate)
+    trainer.compile(
+        optimizer=adamw(learning_rate, gradient_accumulation_steps=gradient_accumulation_steps)
+    )
     start = time.perf_counter()
     if trainer.needs_reference_logprobs:
         x = trainer.precompute_reference_logprobs(x, batch_size, bucket_multiple)
@@ -163,6 +171,7 @@ def run_dpo(
             "sequence_length": length,
             "learning_rate": learning_rate,
             "early_stopping_patience": early_stopping_patience,
+            "gradient_accumulation_steps": gradient_accumulation_steps,
         },
         "files": [],
     }

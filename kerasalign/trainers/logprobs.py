@@ -34,7 +34,7 @@ Examples:
 >>> padding_mask = np.array([[1, 1, 1, 1, 0]], bool)
 >>> response_mask = np.array([[0, 0, 1, 1, 0]], bool)
 >>> result = sequence_logprobs(causal_lm, token_ids, padding_mask, response_mask)
->>> result.summed.shape, float(result.token_counts[0])
+>>> tuple(result.summed.shape), float(result.token_counts[0])
 ((1,), 2.0)
 """
 

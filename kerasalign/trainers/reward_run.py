@@ -20,6 +20,7 @@ Examples:
 import keras
 
 from kerasalign.models import lora
+from kerasalign.trainers.compile_defaults import adamw
 from kerasalign.trainers.reward_model import RewardModel  # noqa: F401 (doctest)
 from kerasalign.trainers.training_run import (
     fit_with_guards,
@@ -46,6 +47,7 @@ def run_reward(
     verbose="auto",
     seed=0,
     bucket_multiple=None,
+    gradient_accumulation_steps=None,
 ):
     """Train a reward model on preference pairs and optionally write it.
 
@@ -68,6 +70,10 @@ def run_reward(
         bucket_multiple: int. Batch pairs of similar length, each batch
             trimmed to a multiple of this many tokens (see `LengthBuckets`).
             Defaults to `None` (every batch padded to the longest pair).
+        gradient_accumulation_steps: int. Update the weights once every
+            this many batches, with their averaged gradients: the memory of
+            `batch_size` for the update of `batch_size` times this (see
+            `adamw`). Defaults to `None` (an update every batch).
 
     Returns:
         A summary dict: final metrics, timing, preprocessing report, files.
@@ -80,7 +86,9 @@ def run_reward(
     x = preprocessor.batch(examples)
     train_report = preprocessor.report
     validation_x = preprocessor.batch(eval_examples) if eval_examples else None
-    reward_model.compile(learning_rate=learning_rate)
+    reward_model.compile(
+        optimizer=adamw(learning_rate, gradient_accumulation_steps=gradient_accumulation_steps)
+    )
     history, seconds = fit_with_guards(
         reward_model,
         x,
@@ -115,6 +123,7 @@ def run_reward(
             "learning_rate": learning_rate,
             "center_rewards_coefficient": reward_model.center_rewards_coefficient,
             "early_stopping_patience": early_stopping_patience,
+            "gradient_accumulation_steps": gradient_accumulation_steps,
             "base_preset": base_preset,
         },
         "files": [],

@@ -20,6 +20,7 @@ import keras
 from kerasalign.data.packing import pack_sft_rows
 from kerasalign.data.sft_preprocessor import SFTPreprocessor, loss_positions
 from kerasalign.models import lora
+from kerasalign.trainers.compile_defaults import adamw
 from kerasalign.trainers.sft_trainer import SFTTrainer
 from kerasalign.trainers.training_run import (  # noqa: F401 (re-exported)
     NaNGuard,
@@ -48,6 +49,7 @@ def run_sft(
     verbose="auto",
     seed=0,
     bucket_multiple=None,
+    gradient_accumulation_steps=None,
     chunk_size=None,
     remat=False,
     pack=False,
@@ -87,6 +89,10 @@ def run_sft(
             `sequence_length` (see `kerasalign.data.packing`: fewer, full
             rows; a token may attend to the examples packed before it).
             Validation examples are not packed. Defaults to `False`.
+        gradient_accumulation_steps: int. Update the weights once every
+            this many batches, with their averaged gradients: the memory of
+            `batch_size` for the update of `batch_size` times this (see
+            `adamw`). Defaults to `None` (an update every batch).
 
     Returns:
         A summary dict: final metrics, timing, preprocessing report, files.
@@ -113,7 +119,9 @@ def run_sft(
             vx, vy, vw = validation_data
             validation_data = ({**vx, "loss_positions": loss_positions(vw)}, vy, vw)
     trainer = SFTTrainer(model, chunk_size=chunk_size, remat=remat)
-    trainer.compile(learning_rate=learning_rate)
+    trainer.compile(
+        optimizer=adamw(learning_rate, gradient_accumulation_steps=gradient_accumulation_steps)
+    )
     history, seconds = fit_with_guards(
         trainer,
         x,
@@ -150,6 +158,7 @@ def run_sft(
             "learning_rate": learning_rate,
             "early_stopping_patience": early_stopping_patience,
             "bucket_multiple": bucket_multiple,
+            "gradient_accumulation_steps": gradient_accumulation_steps,
             "chunk_size": chunk_size,
             "pack": pack,
         },

@@ -74,6 +74,19 @@ def test_dpo_command_with_rpo_alpha_records_the_nll_term(run_cli, pairs_file, tm
     assert steps[0]["loss"] == pytest.approx(np.log(2.0) + steps[0]["nll_loss"], rel=1e-3)
 
 
+@pytest.mark.parametrize("command", ["dpo", "reward"])
+def test_gradient_accumulation_is_a_command_option(run_cli, pairs_file, tmp_path, command):
+    # 8 pairs in micro-batches of 2, 2 per update: 4 batches, 2 updates.
+    code, out, err, result = run_cli(
+        command, *TINY, "--data", pairs_file, "--epochs", "1", "--batch-size", "2",
+        "--gradient-accumulation-steps", "2", "--output", tmp_path / "out", "--json",
+    )
+    assert code == 0, err
+    assert result["config"]["gradient_accumulation_steps"] == 2
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert len(metrics["history"]["steps"]) == 4
+
+
 @pytest.mark.parametrize(
     "content, match",
     [
@@ -105,8 +118,10 @@ def test_bad_preference_data_exits_2_with_one_line(run_cli, tmp_path, command, c
         (("--loss", "simpo", "--reference", "tiny_gemma"), "reference-free"),
         (("--epochs", "0"), "--epochs must be >= 1"),
         (("--loss", "orpo", "--rpo-alpha", "1"), "ORPO's loss already has"),
+        (("--gradient-accumulation-steps", "0"), "--gradient-accumulation-steps must be >= 1"),
     ],
-    ids=["beta", "label_smoothing", "gamma", "mismatched_reference", "reference_free", "epochs", "rpo_orpo"],
+    ids=["beta", "label_smoothing", "gamma", "mismatched_reference", "reference_free", "epochs",
+         "rpo_orpo", "accumulation"],
 )
 def test_bad_dpo_arguments_exit_2(run_cli, pairs_file, tmp_path, extra, match):
     code, out, err, _ = run_cli(
