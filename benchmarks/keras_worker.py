@@ -44,8 +44,36 @@ def parse_args(argv=None):
         "--remat", action="store_true",
         help="decoder blocks (and, with --chunk-size, logits chunks) recomputed in the backward pass",
     )
+    parser.add_argument(
+        "--xla-schedule", default=None, choices=["memory", "concurrency"],
+        help="XLA's CPU scheduler on JAX: memory (what `import kerasalign` sets) or "
+        "concurrency (XLA's default); default: memory for kerasalign, concurrency "
+        "for plain KerasHub",
+    )
     parser.add_argument("--out", required=True)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.xla_schedule is None:
+        args.xla_schedule = "memory" if args.framework == "kerasalign" else "concurrency"
+    return args
+
+
+def set_xla_schedule(schedule):
+    """Before JAX starts: keep kerasalign's memory-first CPU schedule or restore XLA's.
+
+    Importing kerasalign (below) adds `--<FLAG>=false` on JAX; `concurrency`
+    replaces it with XLA's default, `=true`, which kerasalign then leaves alone.
+    Returns the flag's value in effect (`None` off JAX or with an old jaxlib).
+    """
+    from kerasalign import xla_cpu_schedule
+
+    flag = f"--{xla_cpu_schedule.FLAG}"
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith(flag)]
+    knows = xla_cpu_schedule.jaxlib_knows_flag()
+    on_jax = xla_cpu_schedule.keras_backend_name() == "jax"
+    if knows and on_jax:
+        flags.append(f"{flag}={'true' if schedule == 'concurrency' else 'false'}")
+    os.environ["XLA_FLAGS"] = " ".join(flags)
+    return schedule if knows and on_jax else None
 
 
 def build_causal_lm(config, dtype, with_preprocessor=True):
@@ -282,6 +310,8 @@ def run(args):
             "chunk_size": args.chunk_size,
             "bucket": args.bucket,
             "remat": args.remat,
+            "xla_schedule": args.xla_schedule,
+            "xla_flags": os.environ.get("XLA_FLAGS", ""),
             "batch_size": args.batch_size,
             "sequence_length": sequence_length,
             "tokens_per_step": tokens_per_step,
@@ -297,6 +327,7 @@ def run(args):
 
 def main(argv=None):
     args = parse_args(argv)
+    args.xla_schedule = set_xla_schedule(args.xla_schedule)
     common.write_result(args.out, run(args))
 
 

@@ -23,6 +23,9 @@ bfloat16 compute; Keras' `mixed_bfloat16`), `-int8` (int8 base),
 N positions at a time), `-bucket<N>` (SFT in `LengthBuckets` of multiple N),
 `-remat` (decoder blocks recompute their activations in the backward pass,
 `load_causal_lm(..., remat=True)`; with `-chunk<N>` each logits chunk too).
+`-xladefault` (JAX: XLA's default concurrency-first CPU scheduler instead of
+the memory-first one `import kerasalign` sets; plain KerasHub rows always run
+XLA's default; see `kerasalign.xla_cpu_schedule`).
 `trl` keeps TRL's defaults, which include gradient checkpointing (TRL 1.x
 sets `gradient_checkpointing=True` in every trainer config): the TRL
 counterpart of `-remat`. `trl-noremat` turns it off. Each kerasalign row's
@@ -124,6 +127,7 @@ def parse_variant(name):
         chunk_size=None,
         bucket=None,
         remat=remat,
+        xla_schedule=None,
     )
     for option in options:
         if option == "bf16":
@@ -138,6 +142,8 @@ def parse_variant(name):
             spec["chunk_size"] = int(option[5:])
         elif option in ("remat", "noremat"):
             spec["remat"] = option == "remat"
+        elif option == "xladefault":
+            spec["xla_schedule"] = "concurrency"
         elif option in ("xla", "noxla"):
             spec["jit_compile"] = "true" if option == "xla" else "false"
         else:
@@ -173,6 +179,8 @@ def worker_command(spec, task, args, data_path, out_path):
         command += ["--bucket", str(spec["bucket"])]
     if spec["remat"]:
         command += ["--remat"]
+    if spec["xla_schedule"]:
+        command += ["--xla-schedule", spec["xla_schedule"]]
     return command
 
 

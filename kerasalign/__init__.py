@@ -21,8 +21,13 @@ from kerasalign.errors import (  # noqa: F401 (re-exported)
     PresetError,
     TemplateError,
 )
+from kerasalign.xla_cpu_schedule import prefer_memory_schedule
 
 __version__ = "0.1.0"
+
+# Before JAX creates its CPU client: schedule compiled steps for memory
+# (see kerasalign.xla_cpu_schedule; XLA_FLAGS naming the flag opts out).
+prefer_memory_schedule()
 
 # Public name -> the module that defines it.
 _EXPORTS = {

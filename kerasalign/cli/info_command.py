@@ -1,5 +1,6 @@
 """`kerasalign info`: versions, backend, devices and available presets."""
 
+import os
 import platform
 
 
@@ -31,12 +32,16 @@ def run(args):
         "backend": keras.config.backend(),
         "python": platform.python_version(),
         "devices": devices,
+        # XLA_FLAGS as JAX saw it: kerasalign adds its memory-first CPU schedule.
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "builtin_presets": builtin_presets(),
         "official_gemma_presets": official_gemma_presets(),
         "templates": kerasalign.templates.available(),
     }
     print(f"kerasalign {result['kerasalign']} (keras {result['keras']}, keras-hub {result['keras_hub']})")
     print(f"backend: {result['backend']}   devices: {', '.join(devices)}")
+    if result["xla_flags"]:
+        print(f"XLA_FLAGS: {result['xla_flags']}")
     print("built-in presets:")
     for name, description in result["builtin_presets"].items():
         print(f"  {name:<18} {description}")

@@ -19,10 +19,14 @@ import json
 import os
 import sys
 
+from kerasalign.xla_cpu_schedule import prefer_memory_schedule
+
 # The command line runs on JAX, the default backend, unless KERAS_BACKEND
 # says otherwise: Keras' own fallback (~/.keras/keras.json, written on first
 # import) is TensorFlow.
 os.environ.setdefault("KERAS_BACKEND", "jax")
+# `import kerasalign` ran before the line above chose the backend.
+prefer_memory_schedule()
 
 # Commands that need no deep-learning backend start faster without it.
 COMMANDS_WITHOUT_BACKEND = {"data"}

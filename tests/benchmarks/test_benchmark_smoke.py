@@ -53,6 +53,11 @@ def test_benchmark_writes_json_and_markdown(tmp_path):
             assert rows[(task, "kerasalign-jax")]["vs_trl_variant"] == "trl-noremat"
             remat = rows[(task, "kerasalign-jax-chunk16-remat")]
             assert remat["vs_trl_variant"] == "trl"
+    # kerasalign's JAX runs compile with the memory-first CPU schedule it sets.
+    for run in report["runs"]:
+        if run["variant"].startswith("kerasalign-jax"):
+            assert run["xla_schedule"] == "memory", run["xla_flags"]
+            assert "concurrency_optimized_scheduler=false" in run["xla_flags"]
     # The ceiling is the fastest framework's matmul, named in the report.
     for dtype in ("float32", "bfloat16"):
         assert report["ceiling"][dtype] > 0
@@ -80,6 +85,8 @@ def test_trl_variants_recompute_by_default_like_trl():
     assert run.parse_variant("trl-noremat")["remat"] is False
     assert run.parse_variant("kerasalign-jax")["remat"] is False
     assert run.parse_variant("kerasalign-jax-remat")["remat"] is True
+    assert run.parse_variant("kerasalign-jax")["xla_schedule"] is None
+    assert run.parse_variant("kerasalign-jax-xladefault")["xla_schedule"] == "concurrency"
     command = run.worker_command(
         run.parse_variant("trl-noremat"), "dpo", run.parse_args([]), "d.npz", "o.json"
     )
