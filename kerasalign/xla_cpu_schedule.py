@@ -5,12 +5,12 @@ jaxlib's default favours running independent operations at the same time
 (`--xla_cpu_enable_concurrency_optimized_scheduler`, on by default): in a
 training step it starts recomputations and gradient pieces early, so their
 buffers are all alive at once. With two cores there is little to gain from
-that and much memory to lose. Measured on a DPO step (the issue's small
-Gemma config, batch 8 pairs x 256 tokens, LoRA, float32, JAX 0.10.2, a
-2-core AMD EPYC; `benchmarks/results-cpu-schedule/`): peak RSS 6.14 ->
-4.41 GB and 470 -> 586 tokens/s; with block remat and 32-position
-log-prob chunks 3.82 -> 2.73 GB. SFT was unchanged; TensorFlow's XLA
-ignores the flag.
+that and much memory to lose. Measured on DPO (the issue's small Gemma
+config, batch 8 pairs x 256 tokens, LoRA, float32, JAX 0.10.2, a 2-core AMD
+EPYC; `benchmarks/results-cpu-schedule/dpo/`): peak RSS 6.18 -> 4.34 GB at
+445 -> 523 tokens/s; with block remat and 32-position log-prob chunks
+3.82 -> 2.61 GB. The reward model: 4.85 -> 3.60 GB. SFT was unchanged;
+TensorFlow's XLA ignores the flag.
 
 `import kerasalign` (and the `kerasalign` command, once it has chosen the
 backend) turns the scheduler off by adding
