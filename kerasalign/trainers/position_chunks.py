@@ -10,7 +10,11 @@ compute several chunks' logits at the same time, and on the CPU it did, which
 kept four chunks alive (DPO peak RSS on the benchmark's small config, 64- /
 32-position chunks: 4.69 / 4.76 GB with separate calls, 4.03 / 3.89 GB with
 the loop, at the same speed; on the Gemma 3 270M architecture, 10.41 and
-7.90 GB). TensorFlow's `scan` needs outputs shaped like its carry, and
+7.90 GB). Those numbers are under XLA's default concurrency-first CPU
+scheduler; kerasalign now turns it off (`kerasalign.xla_cpu_schedule`), and
+then separate calls also run one chunk at a time, so the loop is what keeps
+memory low where a user restores XLA's default. TensorFlow's `scan` needs
+outputs shaped like its carry, and
 PyTorch runs the calls one after the other anyway, so they keep separate
 calls.
 

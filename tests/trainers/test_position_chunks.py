@@ -1,6 +1,10 @@
 """map_position_chunks: the same values and gradients as one call, in less memory."""
 
 import doctest
+import os
+import pathlib
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -71,10 +75,8 @@ def test_values_and_gradients_equal_numpy(chunk_size, remat):
     np.testing.assert_allclose(ops.convert_to_numpy(gradient), expected_gradient, rtol=1e-4, atol=1e-5)
 
 
-def test_on_jax_recomputed_chunks_run_one_after_the_other(monkeypatch):
-    """The point of the loop: XLA keeps one chunk's logits, not all of them."""
-    if keras.config.backend() != "jax":
-        pytest.skip("the loop is used on JAX only")
+def chunk_temporaries():
+    """XLA's buffer plan of the chunked gradient: (loop, separate calls, one chunk's logits)."""
     import jax
 
     hidden, targets, _ = _inputs()
@@ -85,22 +87,59 @@ def test_on_jax_recomputed_chunks_run_one_after_the_other(monkeypatch):
     hidden = np.tile(hidden, (4, 8, 1))  # 8 x 160 positions
     targets = np.tile(targets, (4, 8)) % vocabulary
 
-    def temporary_bytes(remat):  # XLA's buffer plan of the gradient
+    def temporary_bytes():
         def loss(h):
-            (values, _) = map_position_chunks(_chunk_fn(embedding), (h, targets), 16, remat=remat)
+            (values, _) = map_position_chunks(_chunk_fn(embedding), (h, targets), 16, remat=True)
             return ops.sum(values)
 
         compiled = jax.jit(jax.grad(loss)).lower(hidden).compile()
         return compiled.memory_analysis().temp_size_in_bytes
 
-    one_chunk_logits = 8 * 16 * vocabulary * 4
-    looped = temporary_bytes(remat=True)
-    monkeypatch.setattr(position_chunks, "_sequential", lambda remat: False)
-    separate_calls = temporary_bytes(remat=True)
-    # Ten chunks: as separate calls XLA kept every chunk's logits (measured:
-    # 11 chunks' worth, as without remat); in the loop, about two.
-    assert separate_calls > 5 * one_chunk_logits
+    looped = temporary_bytes()
+    sequential = position_chunks._sequential
+    position_chunks._sequential = lambda remat: False
+    try:
+        separate_calls = temporary_bytes()
+    finally:
+        position_chunks._sequential = sequential
+    return looped, separate_calls, 8 * 16 * vocabulary * 4
+
+
+@pytest.mark.parametrize("schedule", ["memory", "concurrency"])
+def test_on_jax_recomputed_chunks_run_one_after_the_other(schedule):
+    """The point of the loop: XLA keeps one chunk's logits, not all of them.
+
+    Measured in a fresh process under each of XLA's CPU schedules (the flag is
+    read when JAX starts): kerasalign's memory-first one, and XLA's default,
+    concurrency-first one, which a user may restore (see xla_cpu_schedule).
+    """
+    if keras.config.backend() != "jax":
+        pytest.skip("the loop is used on JAX only")
+    from kerasalign.xla_cpu_schedule import FLAG
+
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import test_position_chunks as t; "
+        "print(*t.chunk_temporaries())"
+    )
+    environ = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    environ["XLA_FLAGS"] = f"--{FLAG}={'false' if schedule == 'memory' else 'true'}"
+    completed = subprocess.run(
+        [sys.executable, "-c", code, str(pathlib.Path(__file__).parent)],
+        env=environ, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    looped, separate_calls, one_chunk_logits = map(
+        int, completed.stdout.strip().splitlines()[-1].split()
+    )
+    # Ten chunks. In the loop, about two chunks' logits under either schedule.
     assert looped < 4 * one_chunk_logits
+    if schedule == "concurrency":
+        # As separate calls the concurrency-first schedule kept every chunk's
+        # logits (measured: 11 chunks' worth, as without remat); memory-first
+        # scheduling runs them one after another anyway.
+        assert separate_calls > 5 * one_chunk_logits
+    else:
+        assert separate_calls < 4 * one_chunk_logits
 
 
 def test_docstring_examples():
