@@ -68,12 +68,11 @@ def set_xla_schedule(schedule):
 
     flag = f"--{xla_cpu_schedule.FLAG}"
     flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith(flag)]
-    knows = xla_cpu_schedule.jaxlib_knows_flag()
-    on_jax = xla_cpu_schedule.keras_backend_name() == "jax"
-    if knows and on_jax:
+    applies = xla_cpu_schedule.flag_applies()
+    if applies:
         flags.append(f"{flag}={'true' if schedule == 'concurrency' else 'false'}")
     os.environ["XLA_FLAGS"] = " ".join(flags)
-    return schedule if knows and on_jax else None
+    return schedule if applies else None
 
 
 def build_causal_lm(config, dtype, with_preprocessor=True):

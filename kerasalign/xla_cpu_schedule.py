@@ -88,6 +88,11 @@ def jaxlib_knows_flag():
     return False
 
 
+def flag_applies(environ=None, jaxlib_knows_flag=jaxlib_knows_flag):
+    """Whether `FLAG` may go into `XLA_FLAGS`: Keras runs on JAX and jaxlib defines it."""
+    return keras_backend_name(environ) == "jax" and jaxlib_knows_flag()
+
+
 def prefer_memory_schedule(environ=None, jaxlib_knows_flag=jaxlib_knows_flag):
     """Add `--<FLAG>=false` to `XLA_FLAGS` on the JAX backend; see the module docstring.
 
@@ -100,10 +105,8 @@ def prefer_memory_schedule(environ=None, jaxlib_knows_flag=jaxlib_knows_flag):
         `True` when the flag was added, `False` when nothing changed.
     """
     environ = os.environ if environ is None else environ
-    if keras_backend_name(environ) != "jax":
-        return False
     flags = environ.get("XLA_FLAGS", "")
-    if FLAG in flags or not jaxlib_knows_flag():
+    if FLAG in flags or not flag_applies(environ, jaxlib_knows_flag):
         return False
     environ["XLA_FLAGS"] = f"{flags} --{FLAG}=false".strip()
     return True

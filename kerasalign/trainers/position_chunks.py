@@ -14,9 +14,8 @@ the loop, at the same speed; on the Gemma 3 270M architecture, 10.41 and
 scheduler; kerasalign now turns it off (`kerasalign.xla_cpu_schedule`), and
 then separate calls also run one chunk at a time, so the loop is what keeps
 memory low where a user restores XLA's default. TensorFlow's `scan` needs
-outputs shaped like its carry, and
-PyTorch runs the calls one after the other anyway, so they keep separate
-calls.
+outputs shaped like its carry, and PyTorch runs the calls one after the
+other anyway, so they keep separate calls.
 
 Examples:
 
