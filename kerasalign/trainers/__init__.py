@@ -9,6 +9,7 @@ from kerasalign.trainers.ppo_trainer import PPOTrainer
 from kerasalign.trainers.reward_model import RewardModel
 from kerasalign.trainers.rewards import keyword_reward
 from kerasalign.trainers.sft_trainer import SFTTrainer, masked_token_loss
+from kerasalign.trainers.token_accuracy import TokenAccuracy
 
 __all__ = [
     "DPOTrainer",
@@ -18,6 +19,7 @@ __all__ = [
     "PPOTrainer",
     "RewardModel",
     "SFTTrainer",
+    "TokenAccuracy",
     "keyword_reward",
     "masked_token_loss",
     "sequence_logprobs",

@@ -28,16 +28,14 @@ Examples:
 from keras import ops
 
 from kerasalign.trainers.position_chunks import map_position_chunks
+from kerasalign.trainers.token_accuracy import is_top_token
 
 
 def _chunk_statistics(token_embedding, hidden_chunk, label_chunk):
     logits = ops.cast(token_embedding(hidden_chunk, reverse=True), "float32")
     target_logits = ops.take_along_axis(logits, label_chunk[..., None], axis=-1)[..., 0]
     negative_logprobs = ops.logsumexp(logits, axis=-1) - target_logits
-    correct = ops.cast(
-        ops.greater_equal(target_logits, ops.max(logits, axis=-1)), "float32"
-    )
-    return negative_logprobs, ops.stop_gradient(correct)
+    return negative_logprobs, is_top_token(logits, target_logits)
 
 
 def chunked_token_loss(

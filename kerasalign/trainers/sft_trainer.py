@@ -35,6 +35,7 @@ import keras
 from kerasalign.trainers.chunked_token_loss import chunked_token_loss
 from kerasalign.trainers.compile_defaults import adamw, resolve_jit_compile
 from kerasalign.trainers.logprobs import gather_positions
+from kerasalign.trainers.token_accuracy import TokenAccuracy
 
 LOSS_POSITIONS = "loss_positions"
 
@@ -150,7 +151,7 @@ class SFTTrainer(keras.Model):
             super().compile(optimizer=optimizer, **kwargs)
             return
         if weighted_metrics is None:
-            weighted_metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+            weighted_metrics = [TokenAccuracy(name="accuracy")]
         super().compile(
             optimizer=optimizer,
             loss=loss or masked_token_loss(),
