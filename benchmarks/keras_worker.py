@@ -50,8 +50,17 @@ def parse_args(argv=None):
         "concurrency (XLA's default); default: memory for kerasalign, concurrency "
         "for plain KerasHub",
     )
+    parser.add_argument(
+        "--profile", default=None, metavar="DIR",
+        help="JAX: trace the first step after warm-up into DIR (that step then counts "
+        "as warm-up) and add an XLA op summary (benchmarks/op_profile.py) to the result",
+    )
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
+    if args.profile and os.environ.get("KERAS_BACKEND", "jax") != "jax":
+        parser.error("--profile reads a JAX profiler trace: run with KERAS_BACKEND=jax")
+    if args.profile and args.bucket:
+        parser.error("--profile traces one step of one shape: leave out --bucket")
     if args.xla_schedule is None:
         args.xla_schedule = "memory" if args.framework == "kerasalign" else "concurrency"
     return args
@@ -130,18 +139,29 @@ def build_causal_lm(config, dtype, with_preprocessor=True):
     return model_class(backbone=backbone, preprocessor=preprocessor)
 
 
-def timing_callback(timer):
+def timing_callback(timer, profile_step=None, profile_dir=None):
+    """Times each step; traces step `profile_step` into `profile_dir` (JAX)."""
     import keras
 
     class StepTiming(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             timer.begin()
 
+        def on_train_batch_begin(self, batch, logs=None):
+            if profile_dir and len(timer.ends) == profile_step:
+                import jax
+
+                jax.profiler.start_trace(profile_dir)
+
         def on_train_batch_end(self, batch, logs=None):
             # Reading the loss waits for the step to finish (JAX dispatches
             # asynchronously), so each time covers exactly one step.
             float((logs or {}).get("loss", 0.0))
             timer.step_done()
+            if profile_dir and len(timer.ends) == profile_step + 1:
+                import jax
+
+                jax.profiler.stop_trace()
 
     return StepTiming()
 
@@ -205,10 +225,11 @@ def run(args):
         "epochs": 1,
         "shuffle": False,
         "verbose": 0,
-        "callbacks": [timing_callback(timer)],
+        "callbacks": [timing_callback(timer, args.warmup, args.profile)],
     }
     extra = {}
-    warmup = args.warmup
+    # The profiled step (the first after warm-up) runs under the tracer: not timed.
+    warmup = args.warmup + (1 if args.profile else 0)
     # -remat recomputes the logits chunks too, when there are chunks.
     logits_remat = args.remat and bool(args.chunk_size)
     if args.task == "sft":
@@ -297,6 +318,10 @@ def run(args):
         mean_based=mixed,
     )
     result.update(extra)
+    if args.profile:
+        import op_profile
+
+        result["op_profile"] = op_profile.summarise_trace(args.profile)
     result.update(
         {
             "framework": args.framework,

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from benchmark_modules import load
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -71,12 +72,7 @@ def test_benchmark_writes_json_and_markdown(tmp_path):
 
 
 def load_run_module():
-    spec = importlib.util.spec_from_file_location(
-        "benchmark_run", ROOT / "benchmarks" / "run.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("run")
 
 
 def test_trl_variants_recompute_by_default_like_trl():
