@@ -81,6 +81,13 @@ PAD_ID, EOS_ID, BOS_ID = 0, 1, 2
 FIRST_ORDINARY_ID = 3
 
 
+# matmul_ceiling.py: a first call slower than this (compile included) is a
+# slow kernel, not a warm-up, and is timed once instead of ten times: on a CPU
+# without bfloat16 instructions (AMD EPYC with AVX2 only) PyTorch's bfloat16
+# 2048^3 matmul took over a minute, and ten repetitions stalled the benchmark.
+SLOW_MATMUL_CALL_SECONDS = 5.0
+
+
 def matmul_parameters(config):
     """Weights used in matmuls per token (projections + tied output layer)."""
     d, dh = config["hidden_dim"], config["head_dim"]

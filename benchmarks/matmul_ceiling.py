@@ -54,18 +54,12 @@ def torch_matmul(dtype, size):
 FRAMEWORKS = {"jax": jax_matmul, "tensorflow": tensorflow_matmul, "torch": torch_matmul}
 
 
-# A first call slower than this (compile included) is a slow kernel, not a
-# warm-up: on a CPU without bfloat16 instructions (AMD EPYC with AVX2 only)
-# PyTorch's bfloat16 2048^3 matmul took over a minute, and ten repetitions
-# stalled the benchmark between runs.
-SLOW_CALL_SECONDS = 5.0
-
 
 def measure(framework, dtype, size, repeats):
     run = FRAMEWORKS[framework](dtype, size)
     start = time.perf_counter()
     run()
-    if time.perf_counter() - start > SLOW_CALL_SECONDS:
+    if time.perf_counter() - start > common.SLOW_MATMUL_CALL_SECONDS:
         repeats = 1
     times = []
     for _ in range(repeats):

@@ -365,7 +365,7 @@ def markdown(report):
         f"{report['settings']['repeats']} interleaved rounds; medians over rounds.",
         f"- Matmul ceiling ({report['settings'].get('ceiling_size', 2048)}^3, the fastest of "
         "JAX, TensorFlow and PyTorch, best of 10 calls (one for a kernel slower than "
-        "5 s), median over rounds): "
+        f"{common.SLOW_MATMUL_CALL_SECONDS:g} s), median over rounds): "
         f"{report['ceiling']['float32'] / 1e9:.0f} GFLOP/s float32 "
         f"({ceiling_frameworks(report, 'float32')}), "
         f"{report['ceiling']['bfloat16'] / 1e9:.0f} GFLOP/s bfloat16 "
