@@ -39,6 +39,8 @@ def is_top_token(logits, target_logits):
 def token_accuracy(y_true, y_pred):
     """Per-position 1.0 / 0.0: does the target token `y_true` have the top logit?"""
     labels = ops.cast(y_true, "int32")
+    if len(labels.shape) == len(y_pred.shape):  # (..., 1) labels, as Keras allows
+        labels = ops.squeeze(labels, axis=-1)
     target_logits = ops.take_along_axis(y_pred, labels[..., None], axis=-1)[..., 0]
     return is_top_token(y_pred, target_logits)
 

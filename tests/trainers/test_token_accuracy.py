@@ -42,3 +42,11 @@ def test_metric_name_and_config_round_trip():
     assert restored.name == "token_accuracy"
     restored.update_state(np.array([[0]]), np.array([[[1.0, 0.0]]], "float32"))
     assert float(restored.result()) == 1.0
+
+
+@pytest.mark.backend
+def test_labels_with_a_trailing_axis_of_one_are_accepted():
+    logits = np.array([[[0.1, 2.0, -1.0], [3.0, 0.0, 0.5]]], "float32")
+    metric = TokenAccuracy()
+    metric.update_state(np.array([[[1], [0]]]), logits)
+    assert float(metric.result()) == 1.0
