@@ -54,7 +54,6 @@ def torch_matmul(dtype, size):
 FRAMEWORKS = {"jax": jax_matmul, "tensorflow": tensorflow_matmul, "torch": torch_matmul}
 
 
-
 def measure(framework, dtype, size, repeats):
     run = FRAMEWORKS[framework](dtype, size)
     start = time.perf_counter()

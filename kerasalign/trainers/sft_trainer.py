@@ -57,7 +57,7 @@ class SFTTrainer(keras.Model):
         chunk_size: int. Compute the loss from hidden states this many
             positions at a time instead of from full logits (less memory for
             large vocabularies; `predict` then returns hidden states).
-            Defaults to `None` (full logits, Keras' own loss and metrics).
+            Defaults to `None` (full logits, Keras' loss and `TokenAccuracy`).
         remat: bool. With `chunk_size`, recompute each chunk's logits in the
             backward pass instead of keeping them. Defaults to `False`.
     """

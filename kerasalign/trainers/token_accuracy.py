@@ -5,8 +5,9 @@ logit is gathered and compared with the maximum. This is Keras'
 `SparseCategoricalAccuracy` except on exact ties, and much cheaper: XLA runs
 an argmax as a variadic reduce that carries an index, which on a CPU took
 215 ms for 8 x 256 positions of a 32,000-entry vocabulary against 7 ms for
-the gather and maximum (about 5% of a LoRA SFT step of the benchmark's small
-config).
+the gather and maximum. On the benchmark's small config (2-core CPU, JAX) the
+LoRA SFT step went from 462 to 544 tokens/s with this metric instead of
+Keras' one.
 
 Examples:
 
