@@ -5,7 +5,8 @@ and summarises it with `summarise_trace(DIR)`: the step's wall time, how
 long 0, 1, 2, ... XLA ops ran at once (on a 2-core CPU, time with one op
 running is time with a core idle unless that op threads itself), and the op
 kinds that took the most time (`ynn_fusion` are dot fusions run by
-YNNPACK, `*_fusion` elementwise or reduction fusions). This is how the
+YNNPACK, `*_fusion` elementwise or reduction fusions), and the wall time
+with only dots, only other ops, both or nothing running. This is how the
 argmax of Keras' `SparseCategoricalAccuracy` (240 ms of a 3.9 s SFT step on
 the small config, one core, at the end of the step) was found.
 
@@ -83,9 +84,43 @@ def concurrency(ops, window):
     return {k: v for k, v in sorted(seconds.items()) if v > 0}
 
 
+# Op kinds that are matrix products: XLA:CPU's library fusions and plain dots.
+_DOT_PREFIXES = ("ynn_fusion", "xnn_fusion", "onednn", "dot", "custom-call")
+
+
+def is_dot(name):
+    """Whether an op (by its trace name) is a matrix product."""
+    return name.startswith(_DOT_PREFIXES)
+
+
+def wall_by_activity(ops, window):
+    """Seconds of `window` with only dots, only other ops, both, or nothing running."""
+    edges = []
+    for start, end, name in ops:
+        if end > window[0] and start < window[1]:
+            kind = "dots" if is_dot(name) else "other"
+            edges += [(max(start, window[0]), 1, kind), (min(end, window[1]), -1, kind)]
+    edges.sort()
+    running = collections.Counter()
+    seconds = collections.Counter()
+    last = window[0]
+
+    def activity():
+        dots, other = running["dots"] > 0, running["other"] > 0
+        return ("both" if other else "dots") if dots else ("other" if other else "idle")
+
+    for time_ns, change, kind in edges:
+        seconds[activity()] += (time_ns - last) / 1e9
+        running[kind] += change
+        last = time_ns
+    seconds[activity()] += (window[1] - last) / 1e9
+    return {key: seconds[key] for key in ("dots", "other", "both", "idle")}
+
+
 def summarise_trace(directory, top=15):
     """A dict: `step_seconds`, `op_seconds` (summed over threads),
-    `seconds_with_k_ops_running` and `top_ops` (kind, seconds, count)."""
+    `seconds_with_k_ops_running`, `wall_seconds_running` (only dots, only
+    other ops, both, idle) and `top_ops` (kind, seconds, count)."""
     import jax
 
     profile = jax.profiler.ProfileData.from_file(latest_trace_file(directory))
@@ -100,6 +135,7 @@ def summarise_trace(directory, top=15):
         "step_seconds": (window[1] - window[0]) / 1e9 if window else 0.0,
         "op_seconds": sum(seconds.values()),
         "seconds_with_k_ops_running": concurrency(ops, window) if window else {},
+        "wall_seconds_running": wall_by_activity(ops, window) if window else {},
         "top_ops": [
             {"kind": kind, "seconds": value, "count": counts[kind]}
             for kind, value in seconds.most_common(top)
@@ -116,6 +152,8 @@ def markdown(summary):
         f"- Step: {summary['step_seconds']:.2f} s; XLA ops: "
         f"{summary['op_seconds']:.2f} s summed over threads",
         f"- Seconds with k ops running at once: {running}",
+        "- Wall seconds running only dots / only other ops / both / nothing: "
+        + " / ".join(f"{v:.2f}" for v in summary["wall_seconds_running"].values()),
         "",
         "| op kind | seconds | count |",
         "|---|---|---|",

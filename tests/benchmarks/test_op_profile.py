@@ -23,6 +23,15 @@ def test_concurrency_counts_overlapping_ops():
     assert sum(result.values()) == pytest.approx(10.0)
 
 
+def test_wall_time_by_activity_separates_dots_from_other_ops():
+    op_profile = load_op_profile()
+    # Window 0-10 s; a dot 1-5 s, a fusion 4-7 s, a second dot 6-8 s.
+    ops = [(1e9, 5e9, "ynn_fusion.3"), (4e9, 7e9, "copy_bitcast_fusion"), (6e9, 8e9, "dot.1")]
+    result = op_profile.wall_by_activity(ops, (0, 10e9))
+    expected = {"dots": 3 + 1, "other": 1, "both": 1 + 1, "idle": 1 + 2}
+    assert result == pytest.approx(expected)
+
+
 def test_op_kind_drops_the_instance_number():
     op_profile = load_op_profile()
     assert op_profile.op_kind("ynn_fusion.145") == "ynn_fusion"
