@@ -69,18 +69,30 @@ def _op_events(profile):
     return ops, window
 
 
+def _seconds_by_state(ops, window, kind_of, state_of):
+    """Seconds of `window` spent in each state of the running ops.
+
+    `kind_of(name)` sorts each op into a kind; `state_of(running)` names the
+    state from a Counter of how many ops of each kind run at that moment.
+    """
+    edges = []
+    for start, end, name in ops:
+        if end > window[0] and start < window[1]:
+            kind = kind_of(name)
+            edges += [(max(start, window[0]), 1, kind), (min(end, window[1]), -1, kind)]
+    edges.sort()
+    running, seconds, last = collections.Counter(), collections.Counter(), window[0]
+    for time_ns, change, kind in edges:
+        seconds[state_of(running)] += (time_ns - last) / 1e9
+        running[kind] += change
+        last = time_ns
+    seconds[state_of(running)] += (window[1] - last) / 1e9
+    return seconds
+
+
 def concurrency(ops, window):
     """Seconds of `window` during which exactly k ops ran, for each k."""
-    edges = sorted(
-        [(max(s, window[0]), 1) for s, e, _ in ops if e > window[0] and s < window[1]]
-        + [(min(e, window[1]), -1) for s, e, _ in ops if e > window[0] and s < window[1]]
-    )
-    seconds = collections.Counter()
-    running, last = 0, window[0]
-    for time_ns, change in edges:
-        seconds[running] += (time_ns - last) / 1e9
-        running, last = running + change, time_ns
-    seconds[running] += (window[1] - last) / 1e9
+    seconds = _seconds_by_state(ops, window, lambda name: "op", lambda r: r["op"])
     return {k: v for k, v in sorted(seconds.items()) if v > 0}
 
 
@@ -93,27 +105,16 @@ def is_dot(name):
     return name.startswith(_DOT_PREFIXES)
 
 
+def _activity(running):
+    dots, other = running["dots"] > 0, running["other"] > 0
+    return ("both" if other else "dots") if dots else ("other" if other else "idle")
+
+
 def wall_by_activity(ops, window):
     """Seconds of `window` with only dots, only other ops, both, or nothing running."""
-    edges = []
-    for start, end, name in ops:
-        if end > window[0] and start < window[1]:
-            kind = "dots" if is_dot(name) else "other"
-            edges += [(max(start, window[0]), 1, kind), (min(end, window[1]), -1, kind)]
-    edges.sort()
-    running = collections.Counter()
-    seconds = collections.Counter()
-    last = window[0]
-
-    def activity():
-        dots, other = running["dots"] > 0, running["other"] > 0
-        return ("both" if other else "dots") if dots else ("other" if other else "idle")
-
-    for time_ns, change, kind in edges:
-        seconds[activity()] += (time_ns - last) / 1e9
-        running[kind] += change
-        last = time_ns
-    seconds[activity()] += (window[1] - last) / 1e9
+    seconds = _seconds_by_state(
+        ops, window, lambda name: "dots" if is_dot(name) else "other", _activity
+    )
     return {key: seconds[key] for key in ("dots", "other", "both", "idle")}
 
 
