@@ -272,7 +272,7 @@ def run(args):
             # (it compiles every shape) and the second is timed.
             fit_args["epochs"] = 2
             warmup = len(batches)
-            trainer.fit(batches, **fit_args)
+            trainer.fit(batches.keras_input(), **fit_args)
         else:
             extra["padding_fraction"] = 1.0 - real_tokens / x["padding_mask"].size
             trainer.fit(x, y, sample_weight=sample_weight, **fit_args)

@@ -128,6 +128,39 @@ def tensorflow_sees_a_gpu():
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+def tensorflow_dataset(batches, on_pass_end=None):
+    """A `tf.data.Dataset` over a sequence of batches whose shapes vary.
+
+    Keras feeds a `keras.utils.PyDataset` to TensorFlow through a
+    `tf.data.Dataset` whose shapes it fixes from the first two batches: when
+    those two have the same length, a longer batch later fails inside
+    `tf.data` ("yielded an element of shape (8, 128) where an element of
+    shape (None, 64) was expected"). This dataset leaves every dimension free.
+
+    Args:
+        batches: a sequence of batches (`len` and indexing), each a tuple or
+            dict of NumPy arrays with the first batch's structure and dtypes.
+        on_pass_end: callable or `None`. Called after each full pass (what
+            Keras calls `PyDataset.on_epoch_end` for).
+
+    Returns:
+        `tf.data.Dataset` of `len(batches)` elements, read again each epoch.
+    """
+    import tensorflow as tf
+
+    def generate():
+        for index in range(len(batches)):
+            yield batches[index]
+        if on_pass_end is not None:
+            on_pass_end()
+
+    signature = keras.tree.map_structure(
+        lambda array: tf.TensorSpec((None,) * array.ndim, array.dtype), batches[0]
+    )
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
+
+
 COMPILE_CACHE_ENV = "KERASALIGN_COMPILE_CACHE"
 
 

@@ -29,6 +29,10 @@ Examples:
 >>> batches = LengthBuckets(x, np.ones((4, 64), "int32"), batch_size=2, multiple=16)
 >>> sorted(batch[0]["token_ids"].shape for batch in batches)
 [(2, 16), (2, 64)]
+
+Hand `fit`, `evaluate` and `predict` `batches.keras_input()`: the batches
+themselves, or on TensorFlow a `tf.data.Dataset` that leaves the lengths free
+(Keras would fix them from the first two batches).
 """
 
 import keras
@@ -164,6 +168,26 @@ class LengthBuckets(keras.utils.PyDataset):
         if self.sample_weight is not None:
             batch += (self._take(self.sample_weight, rows, length),)
         return batch
+
+    def keras_input(self):
+        """What to pass to `fit`, `evaluate` or `predict`.
+
+        On JAX and PyTorch, these batches. On TensorFlow, a `tf.data.Dataset`
+        of them whose shapes leave every length free: from a `PyDataset`,
+        Keras fixes TensorFlow's input shapes from the first two batches, and
+        a longer batch after two of equal length fails inside `tf.data`.
+
+        >>> import numpy as np
+        >>> x = {"token_ids": np.ones((4, 64), "int32"), "padding_mask": np.ones((4, 64), bool)}
+        >>> inputs = LengthBuckets(x, batch_size=2).keras_input()
+        >>> len(inputs)
+        2
+        """
+        if keras.config.backend() != "tensorflow":
+            return self
+        from kerasalign.backend_ops import tensorflow_dataset
+
+        return tensorflow_dataset(self, on_pass_end=self.on_epoch_end)
 
     def on_epoch_end(self):
         self._epoch += 1

@@ -186,7 +186,7 @@ def reference_logprobs(
             buckets = LengthBuckets(
                 inputs, batch_size=batch_size, multiple=bucket_multiple, shuffle=False
             )
-            outputs = scorer.predict(buckets, verbose=0)
+            outputs = scorer.predict(buckets.keras_input(), verbose=0)
             order = np.concatenate([np.sort(rows) for rows in buckets.batch_rows()])
             restored = np.empty_like(order)
             restored[order] = np.arange(len(order))

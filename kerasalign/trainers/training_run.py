@@ -121,7 +121,7 @@ def fit_with_guards(
 
         x = LengthBuckets(
             x, y, sample_weight, batch_size=batch_size or 32, multiple=bucket_multiple, seed=seed
-        )
+        ).keras_input()
         y = sample_weight = batch_size = None
     start = time.perf_counter()
     trainer.fit(
@@ -132,7 +132,9 @@ def fit_with_guards(
         epochs=epochs,
         validation_data=validation_data,
         callbacks=all_callbacks,
-        shuffle=True,
+        # Length buckets shuffle themselves (and Keras warns about `shuffle`
+        # with the `tf.data.Dataset` they become on TensorFlow).
+        shuffle=not bucket_multiple,
         verbose=verbose,
     )
     seconds = time.perf_counter() - start

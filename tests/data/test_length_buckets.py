@@ -2,6 +2,7 @@
 
 import doctest
 
+import keras
 import numpy as np
 import pytest
 
@@ -130,3 +131,45 @@ def test_a_pairs_position_lists_share_one_width():
             batch["chosen_response_positions"].shape
             == batch["rejected_response_positions"].shape
         )
+
+
+class RowCounts(keras.Model):
+    """Each row's real length and its positions' count: shape-agnostic."""
+
+    def call(self, x):
+        mask = keras.ops.cast(x["padding_mask"], "float32")
+        return {
+            "length": keras.ops.sum(mask, axis=1),
+            "positions": keras.ops.sum(
+                keras.ops.cast(x["loss_positions"] >= 0, "float32"), axis=1
+            ),
+        }
+
+
+@pytest.mark.backend
+def test_predict_and_fit_take_batches_longer_than_the_first_two():
+    # Sorted, the first two batches are both 16 long and the last 64: from a
+    # PyDataset Keras fixes TensorFlow's input shapes by the first two
+    # batches; `keras_input()` leaves them free.
+    lengths = [3, 5, 9, 12, 60, 50]
+    x, y, weight = _arrays(lengths)
+    positions = np.full((len(lengths), 40), -1, "int32")
+    for row, count in enumerate([1, 2, 3, 4, 40, 30]):
+        positions[row, :count] = np.arange(count)
+    x["loss_positions"] = positions
+    batches = LengthBuckets(x, batch_size=2, multiple=16, shuffle=False)
+    assert [batch[0]["token_ids"].shape[1] for batch in batches] == [16, 16, 64]
+    out = RowCounts().predict(batches.keras_input(), verbose=0)
+    order = np.concatenate(batches.batch_rows())
+    np.testing.assert_array_equal(out["length"], np.asarray(lengths)[order])
+    np.testing.assert_array_equal(out["positions"], [1, 2, 3, 4, 40, 30])
+
+    trainer = kerasalign.SFTTrainer(kerasalign.load_causal_lm("tiny_gemma", lora_rank=2))
+    trainer.compile(learning_rate=1e-3)
+    x = {"token_ids": x["token_ids"] % 4096, "padding_mask": x["padding_mask"]}
+    batches = LengthBuckets(x, y % 4096, weight, batch_size=2, multiple=16, seed=1)
+    first_order = [rows.tolist() for rows in batches.batch_rows()]
+    history = trainer.fit(batches.keras_input(), epochs=2, verbose=0).history
+    assert np.all(np.isfinite(history["loss"]))
+    # Each epoch's end reshuffled the batches, on TensorFlow too.
+    assert [rows.tolist() for rows in batches.batch_rows()] != first_order
