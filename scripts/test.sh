@@ -7,7 +7,7 @@
 # (pytest-xdist; 2 by default, 0 = in this process, the default with the large
 # tests, whose 270M runs would not fit twice in memory): most of a test is XLA
 # compiling tiny programs on one thread, so two workers on a 2-core machine
-# took the JAX run from about 23 to 13 minutes (the whole script, 35 to 23).
+# took the JAX run from about 23 to 13 minutes (the whole script, 35 to 20).
 #
 #   bash scripts/test.sh            # what CI runs
 #   KERASALIGN_LARGE_TESTS=1 bash scripts/test.sh
