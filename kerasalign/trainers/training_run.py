@@ -116,12 +116,18 @@ def fit_with_guards(
                 restore_best_weights=True,
             )
         )
+    # Keras shuffles arrays, and the batch order of length buckets once more
+    # (as the documented runs did); a `tf.data.Dataset` (the buckets'
+    # `keras_input()` on TensorFlow) it cannot shuffle, and warns.
+    keras_shuffles = True
     if bucket_multiple:
         from kerasalign.data.length_buckets import LengthBuckets
 
-        x = LengthBuckets(
+        buckets = LengthBuckets(
             x, y, sample_weight, batch_size=batch_size or 32, multiple=bucket_multiple, seed=seed
-        ).keras_input()
+        )
+        x = buckets.keras_input()
+        keras_shuffles = x is buckets
         y = sample_weight = batch_size = None
     start = time.perf_counter()
     trainer.fit(
@@ -132,11 +138,7 @@ def fit_with_guards(
         epochs=epochs,
         validation_data=validation_data,
         callbacks=all_callbacks,
-        # On TensorFlow length buckets arrive as a `tf.data.Dataset`, which
-        # Keras cannot shuffle (it warns); they shuffle their own batch order
-        # every epoch. Elsewhere Keras shuffles that order once more, as the
-        # documented runs did.
-        shuffle=not (bucket_multiple and keras.config.backend() == "tensorflow"),
+        shuffle=keras_shuffles,
         verbose=verbose,
     )
     seconds = time.perf_counter() - start
