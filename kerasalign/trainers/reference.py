@@ -187,7 +187,7 @@ def reference_logprobs(
                 inputs, batch_size=batch_size, multiple=bucket_multiple, shuffle=False
             )
             outputs = scorer.predict(buckets.keras_input(), verbose=0)
-            order = np.concatenate([np.sort(rows) for rows in buckets.batch_rows()])
+            order = np.concatenate(buckets.batch_rows())
             restored = np.empty_like(order)
             restored[order] = np.arange(len(order))
             outputs = {key: np.asarray(outputs[key])[restored] for key in REFERENCE_KEYS}
