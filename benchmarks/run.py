@@ -128,6 +128,7 @@ def parse_variant(name):
         bucket=None,
         remat=remat,
         xla_schedule=None,
+        malloc=False,
     )
     for option in options:
         if option == "bf16":
@@ -144,6 +145,9 @@ def parse_variant(name):
             spec["remat"] = option == "remat"
         elif option == "xladefault":
             spec["xla_schedule"] = "concurrency"
+        elif option == "malloc":
+            # glibc keeps freed memory for the next step (kerasalign.cpu_malloc).
+            spec["malloc"] = True
         elif option in ("xla", "noxla"):
             spec["jit_compile"] = "true" if option == "xla" else "false"
         else:
@@ -199,6 +203,10 @@ def run_worker(spec, task, args, data_path, out_path):
     )
     if spec["framework"] != "trl":
         env["KERAS_BACKEND"] = spec["backend"]
+    if spec["malloc"]:
+        from kerasalign.cpu_malloc import TUNABLES
+
+        env["GLIBC_TUNABLES"] = TUNABLES
     command = worker_command(spec, task, args, data_path, out_path)
     try:
         completed, seconds = run_process(command, env, args.timeout)
@@ -293,6 +301,7 @@ def aggregate(runs, ceilings):
                 "ceiling_fraction": median("flops_per_second") / ceiling,
                 "trainable_parameters": good[0].get("trainable_parameters"),
                 "recomputes": good[0].get("recomputes"),
+                "malloc": parse_variant(variant)["malloc"],
             }
         )
         summary.append(row)
@@ -329,6 +338,9 @@ def trl_counterpart(summary, row):
     candidates = [default]
     if row.get("recomputes") is False:
         candidates.insert(0, f"{default}-noremat")
+    if row.get("malloc"):
+        # Compare with TRL under the same glibc settings.
+        candidates = [f"{name}-malloc" for name in candidates]
     for name in candidates:
         for other in summary:
             if (

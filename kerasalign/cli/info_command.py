@@ -34,6 +34,8 @@ def run(args):
         "devices": devices,
         # XLA_FLAGS as JAX saw it: kerasalign adds its memory-first CPU schedule.
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        # The kerasalign command sets it on CPU-only Linux hosts (kerasalign.cpu_malloc).
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
         "builtin_presets": builtin_presets(),
         "official_gemma_presets": official_gemma_presets(),
         "templates": kerasalign.templates.available(),
@@ -42,6 +44,8 @@ def run(args):
     print(f"backend: {result['backend']}   devices: {', '.join(devices)}")
     if result["xla_flags"]:
         print(f"XLA_FLAGS: {result['xla_flags']}")
+    if result["glibc_tunables"]:
+        print(f"GLIBC_TUNABLES: {result['glibc_tunables']}")
     print("built-in presets:")
     for name, description in result["builtin_presets"].items():
         print(f"  {name:<18} {description}")

@@ -19,6 +19,7 @@ import json
 import os
 import sys
 
+from kerasalign.cpu_malloc import restart_command
 from kerasalign.xla_cpu_schedule import prefer_memory_schedule
 
 # The command line runs on JAX, the default backend, unless KERAS_BACKEND
@@ -99,6 +100,10 @@ def _json_default(value):
 
 def main(argv=None):
     """Run the command line; returns the process exit code."""
+    if argv is None:
+        # Run as the `kerasalign` program: on a CPU-only Linux host, restart
+        # once with glibc told to reuse freed memory (kerasalign.cpu_malloc).
+        restart_command()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -114,3 +114,21 @@ def test_trl_counterpart_matches_dtype_and_recomputation():
         run.trl_counterpart(summary, row("kerasalign-jax-bf16", dtype="bfloat16"))
         is None
     )
+
+
+def test_malloc_variants_run_with_the_tunables_and_compare_with_trl_under_them():
+    run = load_run_module()
+    assert run.parse_variant("kerasalign-jax")["malloc"] is False
+    assert run.parse_variant("trl-noremat-malloc")["malloc"] is True
+
+    def row(variant, recomputes=False):
+        return dict(task="sft", variant=variant, dtype="float32", recomputes=recomputes,
+                    malloc=run.parse_variant(variant)["malloc"])
+
+    plain, tuned = row("trl-noremat"), row("trl-noremat-malloc")
+    keras_tuned = row("kerasalign-jax-malloc")
+    summary = [plain, tuned, row("kerasalign-jax"), keras_tuned]
+    assert run.trl_counterpart(summary, keras_tuned) is tuned
+    assert run.trl_counterpart(summary, summary[2]) is plain
+    # No TRL row under the same settings: no ratio rather than a mixed one.
+    assert run.trl_counterpart([plain, keras_tuned], keras_tuned) is None
