@@ -17,9 +17,9 @@ pages for the heap where the kernel offers them, so that it grows with fewer
 faults; glibc older than 2.35 ignores that one). The next step then
 reuses pages it already has: the softmax above ran in 0.31 s, the SFT step in
 11.0-11.4 s instead of 14.7-14.8 s (median of four steps, two runs each;
-10.6-11.5 s in one run with the huge pages too), and `kerasalign align
---quick` in 26m52s instead of 30m50s (SFT and DPO gain, the reward model,
-whose blocks are smaller, does not). The price is memory: the heap keeps its
+10.6-11.5 s in one run with the huge pages too), and the stages of
+`kerasalign align --quick` in 26m52s and 27m42s instead of 29m16s (SFT and
+DPO gain, the reward model, whose blocks are smaller, does not). The price is memory: the heap keeps its
 largest size, and peak RSS of that SFT run rose from 7.5 to 10.3 GB.
 
 glibc reads `GLIBC_TUNABLES` only when a process starts. So the `kerasalign`
