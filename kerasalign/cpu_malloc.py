@@ -19,8 +19,9 @@ reuses pages it already has: the softmax above ran in 0.31 s, the SFT step in
 11.0-11.4 s instead of 14.7-14.8 s (median of four steps, two runs each;
 10.6-11.5 s in one run with the huge pages too), and the stages of
 `kerasalign align --quick` in 26m52s and 27m42s instead of 29m16s (SFT and
-DPO gain, the reward model, whose blocks are smaller, does not). The price is memory: the heap keeps its
-largest size, and peak RSS of that SFT run rose from 7.5 to 10.3 GB.
+DPO gain, the reward model, whose blocks are smaller, does not). The price
+is memory: the heap keeps its largest size, and peak RSS of that SFT run rose
+from 7.5 to 10.3 GB.
 
 glibc reads `GLIBC_TUNABLES` only when a process starts. So the `kerasalign`
 command starts itself again, once, with the variable set (`restart_command`),
@@ -43,10 +44,9 @@ Examples:
 
 >>> TUNABLES.split(":")[0]
 'glibc.malloc.arena_max=1'
->>> environ = {}
 >>> cpu_host = {"platform": "linux", "has_glibc": True, "accelerators": [],
 ...             "memory_bytes": 24 * 2**30}
->>> should_apply(environ, **cpu_host)
+>>> should_apply({}, **cpu_host)
 True
 >>> should_apply({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}, **cpu_host)
 False
