@@ -109,7 +109,7 @@ class AlignSettings:
     dpo_on_policy_prompts: int | None = None
     eval_limit: int | None = None
     max_new_tokens: int = 64
-    eval_batch_size: int = 16
+    eval_batch_size: int = 64
     template: str = "gemma"
     seed: int = 0
     rlhf: str | None = None

@@ -52,7 +52,9 @@ def register(subparsers, common):
         "(default: scores are only recorded)",
     )
     parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="prompts per generation batch (default 32)"
+    )
     parser.add_argument(
         "--limit",
         type=int,

@@ -64,7 +64,11 @@ class LengthBuckets(keras.utils.PyDataset):
         multiple: int. Batch lengths are rounded up to a multiple of this.
             Defaults to 64.
         shuffle: bool. Shuffle the order of the batches, and of rows of equal
-            length, every epoch. Defaults to `True`.
+            length, every epoch: epoch `k` is shuffled from `seed + k` on
+            every backend. An epoch ends (`on_epoch_end`) once every batch
+            of the current order has been served, so that the first batch
+            Keras takes to build a model does not end one. Defaults to
+            `True`.
         seed: int. Shuffling seed. Defaults to 0.
         **kwargs: passed to `keras.utils.PyDataset` (`workers`, ...).
     """
@@ -111,6 +115,7 @@ class LengthBuckets(keras.utils.PyDataset):
         )
         self._epoch = 0
         self._batches = self._make_batches()
+        self._served = set()
 
     def _make_batches(self):
         rng = np.random.default_rng(self.seed + self._epoch)
@@ -154,6 +159,7 @@ class LengthBuckets(keras.utils.PyDataset):
         return [np.sort(rows) for rows in self._batches]
 
     def __getitem__(self, index):
+        self._served.add(index)
         rows = np.sort(self._batches[index])
         length = self.batch_length(rows)
         x = {
@@ -190,6 +196,11 @@ class LengthBuckets(keras.utils.PyDataset):
         return tensorflow_dataset(self, on_pass_end=self.on_epoch_end)
 
     def on_epoch_end(self):
+        # Keras also ends an "epoch" after taking the first batch to build
+        # the model (JAX, PyTorch): that is not a pass over the data.
+        if len(self._served) < len(self._batches):
+            return
+        self._served = set()
         self._epoch += 1
         if self.shuffle:
             self._batches = self._make_batches()

@@ -116,9 +116,11 @@ def fit_with_guards(
                 restore_best_weights=True,
             )
         )
-    # Keras shuffles arrays, and the batch order of length buckets once more
-    # (as the documented runs did); a `tf.data.Dataset` (the buckets'
-    # `keras_input()` on TensorFlow) it cannot shuffle, and warns.
+    # Keras shuffles arrays. Length buckets shuffle their batches themselves,
+    # from `seed` and the epoch, so that one seed gives one batch order on
+    # every backend: Keras would shuffle them again with Python's global
+    # `random` on JAX and PyTorch, and cannot shuffle the `tf.data.Dataset`
+    # they become on TensorFlow.
     keras_shuffles = True
     if bucket_multiple:
         from kerasalign.data.length_buckets import LengthBuckets
@@ -127,7 +129,7 @@ def fit_with_guards(
             x, y, sample_weight, batch_size=batch_size or 32, multiple=bucket_multiple, seed=seed
         )
         x = buckets.keras_input()
-        keras_shuffles = x is buckets
+        keras_shuffles = False
         y = sample_weight = batch_size = None
     start = time.perf_counter()
     trainer.fit(

@@ -55,6 +55,11 @@ def test_epochs_reshuffle_and_preference_extras_are_batched():
     orders = []
     for _ in range(4):
         orders.append([tuple(b) for b in batches._batches])
+        # Keras ends an "epoch" after taking one batch to build a model: the
+        # order stays until every batch has been served.
+        batches.on_epoch_end()
+        assert [tuple(b) for b in batches._batches] == orders[-1]
+        _ = [batches[index] for index in range(len(batches))]
         batches.on_epoch_end()
     assert len({tuple(order) for order in orders}) > 1
 
