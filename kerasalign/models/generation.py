@@ -104,8 +104,11 @@ def balanced_batches(items, batch_size):
     >>> balanced_batches(list("abc"), 8)
     [(['a', 'b', 'c'], 3)]
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise KerasAlignError(f"batch_size must be a positive integer. Received: {batch_size!r}")
+    # Here, not at the top: importing `kerasalign.trainers` imports the
+    # trainers, and the online ones import this module.
+    from kerasalign.trainers.argument_checks import check_integer
+
+    batch_size = check_integer("batch_size", batch_size)
     if not items:
         return []
     count = -(-len(items) // batch_size)

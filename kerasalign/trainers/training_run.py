@@ -121,7 +121,6 @@ def fit_with_guards(
     # every backend: Keras would shuffle them again with Python's global
     # `random` on JAX and PyTorch, and cannot shuffle the `tf.data.Dataset`
     # they become on TensorFlow.
-    keras_shuffles = True
     if bucket_multiple:
         from kerasalign.data.length_buckets import LengthBuckets
 
@@ -129,7 +128,6 @@ def fit_with_guards(
             x, y, sample_weight, batch_size=batch_size or 32, multiple=bucket_multiple, seed=seed
         )
         x = buckets.keras_input()
-        keras_shuffles = False
         y = sample_weight = batch_size = None
     start = time.perf_counter()
     trainer.fit(
@@ -140,7 +138,7 @@ def fit_with_guards(
         epochs=epochs,
         validation_data=validation_data,
         callbacks=all_callbacks,
-        shuffle=keras_shuffles,
+        shuffle=not bucket_multiple,
         verbose=verbose,
     )
     seconds = time.perf_counter() - start
