@@ -165,6 +165,16 @@ class AlignJob:
             seed=s.seed,
         )
 
+    def _optimizer(self, learning_rate, x, epochs):
+        """AdamW with the run's learning-rate schedule over the pairs `x`."""
+        from kerasalign.trainers.compile_defaults import adamw_for_run
+
+        s = self.settings
+        rows = len(next(iter(x.values())))
+        return adamw_for_run(
+            learning_rate, s.lr_schedule, s.warmup_ratio, rows=rows, batch_size=s.batch_size, epochs=epochs
+        )
+
     @staticmethod
     def _record(directory, history, summary, plot_name, title):
         """Write a stage's `train/metrics.json` and curves (no weights)."""
@@ -217,6 +227,8 @@ class AlignJob:
             epochs=s.sft_epochs,
             batch_size=s.batch_size,
             learning_rate=s.sft_learning_rate,
+            lr_schedule=s.lr_schedule,
+            warmup_ratio=s.warmup_ratio,
             output_dir=directory / "train",
             verbose=self.verbose,
             seed=s.seed,
@@ -255,7 +267,7 @@ class AlignJob:
         backbone_model = self._model(lora_rank=s.lora_rank, lora_targets=s.lora_targets)
         reward_model = RewardModel(backbone_model, template=s.template)
         x = reward_model.preprocessor.batch(self._pairs())
-        reward_model.compile(learning_rate=s.reward_learning_rate)
+        reward_model.compile(optimizer=self._optimizer(s.reward_learning_rate, x, s.reward_epochs))
         history, seconds = self._fit(reward_model, x, s.reward_epochs)
         summary = {"final": history["epochs"][-1], "train_seconds": seconds}
         self._record(directory, history, summary, "reward_curves.png", "Reward model")
@@ -326,7 +338,7 @@ class AlignJob:
             rpo_alpha=s.dpo_rpo_alpha,
             **memory_saving_logprobs(policy),
         )
-        trainer.compile(learning_rate=s.dpo_learning_rate)
+        trainer.compile(optimizer=self._optimizer(s.dpo_learning_rate, x, s.dpo_epochs))
         history, seconds = self._fit(trainer, x, s.dpo_epochs)
         save_adapter(policy, directory / "adapter")
         summary = {"first_step": history["steps"][0], "final": history["epochs"][-1], "train_seconds": seconds}
@@ -447,6 +459,9 @@ class AlignJob:
         # retuning SFT keeps the reward model, retuning DPO keeps SFT, and a
         # new evaluation setting re-runs no training.
         training = (*model, "batch_size", "bucket_multiple", "lora_rank", "lora_targets", "seed")
+        # Joins the training settings only when used: runs made before it existed keep their stages.
+        if (self.settings.lr_schedule, self.settings.warmup_ratio) != ("constant", 0.0):
+            training += ("lr_schedule", "warmup_ratio")
         sft_keys = ("sft_examples", "sft_repeat", "sft_epochs", "sft_learning_rate")
         reward_keys = ("preference_pairs", "reward_epochs", "reward_learning_rate")
         on_policy = self.settings.dpo_on_policy

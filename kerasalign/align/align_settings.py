@@ -54,6 +54,13 @@ class AlignSettings:
             model.
         lora_targets: str. LoRA target layers.
         sft_learning_rate, reward_learning_rate, dpo_learning_rate: float.
+        lr_schedule: str. The learning rate of SFT, the reward model and DPO
+            over each stage's updates: `"constant"`, `"linear"` or
+            `"cosine"` decay to zero (see
+            `kerasalign.trainers.learning_rate_schedules`). Defaults to
+            `"constant"`.
+        warmup_ratio: float. Fraction of each stage's updates that warm the
+            rate up linearly. Defaults to `0.0`.
         dpo_beta: float. DPO's beta.
         dpo_rpo_alpha: float. Weight of the chosen responses' NLL added to
             DPO's loss (RPO, see `DPOTrainer`). Defaults to `0.0`.
@@ -103,6 +110,8 @@ class AlignSettings:
     sft_learning_rate: float = 2e-4
     reward_learning_rate: float = 1e-4
     dpo_learning_rate: float = 5e-5
+    lr_schedule: str = "constant"
+    warmup_ratio: float = 0.0
     dpo_beta: float = 0.1
     dpo_rpo_alpha: float = 0.0
     dpo_on_policy: bool = False

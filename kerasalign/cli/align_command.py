@@ -4,6 +4,8 @@ import argparse
 import importlib.util
 import sys
 
+from kerasalign.cli.training_args import add_schedule_arguments, check_warmup_ratio
+
 EMBEDDED_PRESET = "gemma3_270m_gguf"
 FALLBACK_PRESET = "tiny_gemma"
 
@@ -68,6 +70,7 @@ def register(subparsers, common):
     parser.add_argument("--more-benign-data", action=argparse.BooleanOptionalAction, default=None,
                         help="also train on the 128 extra built-in benign-sensitive examples "
                         "and over-refusal pairs: more help, fewer refusals (see the data card)")
+    add_schedule_arguments(parser, lr_schedule=None, warmup_ratio=None)
     parser.add_argument("--dpo-on-policy-prompts", type=int, default=None,
                         help="training prompts answered for --dpo-on-policy (default: all "
                         "preference-set and safety SFT prompts)")
@@ -147,6 +150,7 @@ def run(args):
         if value is not None and not (value > 0 or (zero_ok and value == 0)):
             bound = ">= 0" if zero_ok else "> 0"
             raise KerasAlignError(f"--{name.replace('_', '-')} must be {bound}, got {value}")
+    check_warmup_ratio(args.warmup_ratio)
     settings = AlignSettings.for_run(
         preset,
         quick=args.quick,
@@ -167,6 +171,8 @@ def run(args):
         dpo_rpo_alpha=args.dpo_rpo_alpha,
         dpo_on_policy_prompts=args.dpo_on_policy_prompts,
         more_benign_data=args.more_benign_data,
+        lr_schedule=args.lr_schedule,
+        warmup_ratio=args.warmup_ratio,
     )
     if args.sft_repeat:
         given = parse_repeats(args.sft_repeat, _sft_categories())

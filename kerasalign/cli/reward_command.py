@@ -67,6 +67,8 @@ def run(args):
         seed=args.seed,
         bucket_multiple=args.bucket_multiple,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
+        lr_schedule=args.lr_schedule,
+        warmup_ratio=args.warmup_ratio,
     )
     summary["data"] = report.to_dict()
     if not args.json:

@@ -57,6 +57,8 @@ def run(args):
         seed=args.seed,
         bucket_multiple=args.bucket_multiple,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
+        lr_schedule=args.lr_schedule,
+        warmup_ratio=args.warmup_ratio,
         pack=args.pack,
     )
     summary["data"] = report.to_dict()

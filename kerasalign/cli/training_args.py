@@ -22,11 +22,32 @@ def add_training_arguments(parser, *, epochs=3, learning_rate=2e-4, batch_size=4
                         help="update the weights once every N batches with their averaged "
                              "gradients: the memory of --batch-size, the update of N times it")
     parser.add_argument("--learning-rate", type=float, default=learning_rate)
+    add_schedule_arguments(parser, lr_schedule="constant", warmup_ratio=0.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bucket-multiple", type=int, default=None,
                         help="batch examples of similar length, each batch trimmed to a "
                              "multiple of N tokens (faster when lengths vary; e.g. 32)")
     parser.add_argument("--output", required=True, help="output directory (replaced atomically)")
+
+
+def add_schedule_arguments(parser, *, lr_schedule, warmup_ratio):
+    """`--lr-schedule` and `--warmup-ratio` (see `learning_rate_schedules`)."""
+    from kerasalign.trainers.learning_rate_schedules import SCHEDULES
+
+    parser.add_argument("--lr-schedule", choices=SCHEDULES, default=lr_schedule,
+                        help="the learning rate over the run's updates: constant, or a linear "
+                             "or cosine decay to zero at the last update (default: constant)")
+    parser.add_argument("--warmup-ratio", type=float, default=warmup_ratio,
+                        help="fraction of the updates that warm the learning rate up "
+                             "linearly (default: 0)")
+
+
+def check_warmup_ratio(value):
+    """A one-line error unless `--warmup-ratio` is in [0, 1) (or not given)."""
+    from kerasalign.errors import KerasAlignError
+
+    if value is not None and not 0 <= value < 1:
+        raise KerasAlignError(f"--warmup-ratio must be >= 0 and < 1, got {value}")
 
 
 def lora_targets(value):
@@ -45,6 +66,7 @@ def check_training_args(args):
         raise KerasAlignError("--lora-rank must be >= 0 (0 means full fine-tuning)")
     if args.learning_rate <= 0:
         raise KerasAlignError("--learning-rate must be positive")
+    check_warmup_ratio(args.warmup_ratio)
     if args.bucket_multiple is not None and args.bucket_multiple < 1:
         raise KerasAlignError("--bucket-multiple must be >= 1")
     if args.eval_data and args.validation_split:

@@ -25,13 +25,16 @@ import keras
 
 from kerasalign.backend_ops import tensorflow_sees_a_gpu
 from kerasalign.trainers.argument_checks import check_integer, check_number
+from kerasalign.trainers.learning_rate_schedules import scheduled_learning_rate
 
 
 def adamw(learning_rate, weight_decay=0.0, gradient_accumulation_steps=None):
-    """AdamW with a checked learning rate (a finite number > 0).
+    """AdamW with a checked learning rate (a finite number > 0, or a schedule).
 
     Args:
-        learning_rate: float. A finite number > 0.
+        learning_rate: float or `keras.optimizers.schedules.LearningRateSchedule`
+            (e.g. `kerasalign.trainers.learning_rate_schedules.WarmupDecay`).
+            A float must be a finite number > 0.
         weight_decay: float. Defaults to `0.0`.
         gradient_accumulation_steps: int. Average the gradients of this many
             batches and update once (Keras' optimizer option): the memory of
@@ -40,7 +43,8 @@ def adamw(learning_rate, weight_decay=0.0, gradient_accumulation_steps=None):
             gives each micro-batch equal weight). `None` or 1 updates every
             batch. Defaults to `None`.
     """
-    check_number("learning_rate", learning_rate)
+    if not isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        check_number("learning_rate", learning_rate)
     if gradient_accumulation_steps is not None:
         check_integer("gradient_accumulation_steps", gradient_accumulation_steps)
     return keras.optimizers.AdamW(
@@ -51,6 +55,36 @@ def adamw(learning_rate, weight_decay=0.0, gradient_accumulation_steps=None):
         ),
     )
 
+
+
+def adamw_for_run(
+    learning_rate,
+    lr_schedule="constant",
+    warmup_ratio=0.0,
+    *,
+    rows,
+    batch_size,
+    epochs,
+    gradient_accumulation_steps=None,
+):
+    """`adamw` with the learning-rate schedule of a run over `rows` examples.
+
+    See `learning_rate_schedules.scheduled_learning_rate` for `lr_schedule`
+    and `warmup_ratio`; a constant rate without warmup is plain `adamw`.
+
+    >>> optimizer = adamw_for_run(1e-3, "linear", rows=16, batch_size=4, epochs=1)
+    >>> round(float(optimizer.learning_rate), 6)  # the first of 4 updates
+    0.001
+    """
+    rate = scheduled_learning_rate(
+        learning_rate,
+        lr_schedule,
+        rows=rows,
+        batch_size=batch_size,
+        epochs=epochs,
+        warmup_ratio=warmup_ratio,
+    )
+    return adamw(rate, gradient_accumulation_steps=gradient_accumulation_steps)
 
 def computes_in_bfloat16(model):
     """Whether any layer of `model` computes in bfloat16."""

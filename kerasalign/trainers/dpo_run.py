@@ -23,7 +23,7 @@ import keras
 
 from kerasalign.data.preference_preprocessor import PreferencePreprocessor
 from kerasalign.models import lora
-from kerasalign.trainers.compile_defaults import adamw
+from kerasalign.trainers.compile_defaults import adamw_for_run
 from kerasalign.trainers.dpo_trainer import DPOTrainer, memory_saving_logprobs
 from kerasalign.trainers.training_run import (
     fit_with_guards,
@@ -60,6 +60,8 @@ def run_dpo(
     seed=0,
     bucket_multiple=None,
     gradient_accumulation_steps=None,
+    lr_schedule="constant",
+    warmup_ratio=0.0,
 ):
     """Preference-tune `policy` on pairs and optionally write the outputs.
 
@@ -91,6 +93,12 @@ def run_dpo(
             this many batches, with their averaged gradients: the memory of
             `batch_size` for the update of `batch_size` times this (see
             `adamw`). Defaults to `None` (an update every batch).
+        lr_schedule: str. `"constant"`, `"linear"` or `"cosine"`: the
+            learning rate after the warmup (linear and cosine decay to zero
+            at the last update; see `learning_rate_schedules`). Defaults to
+            `"constant"`.
+        warmup_ratio: float. Fraction of the updates that warm the rate up
+            linearly. Defaults to `0.0`.
 
     Returns:
         A summary dict: final metrics, timing (`reference_seconds`,
@@ -117,7 +125,15 @@ def run_dpo(
         **memory_saving_logprobs(policy),
     )
     trainer.compile(
-        optimizer=adamw(learning_rate, gradient_accumulation_steps=gradient_accumulation_steps)
+        optimizer=adamw_for_run(
+            learning_rate,
+            lr_schedule,
+            warmup_ratio,
+            rows=train_report.kept,
+            batch_size=batch_size,
+            epochs=epochs,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+        )
     )
     start = time.perf_counter()
     if trainer.needs_reference_logprobs:
@@ -172,6 +188,8 @@ def run_dpo(
             "learning_rate": learning_rate,
             "early_stopping_patience": early_stopping_patience,
             "gradient_accumulation_steps": gradient_accumulation_steps,
+            "lr_schedule": lr_schedule,
+            "warmup_ratio": warmup_ratio,
         },
         "files": [],
     }

@@ -20,7 +20,7 @@ Examples:
 import keras
 
 from kerasalign.models import lora
-from kerasalign.trainers.compile_defaults import adamw
+from kerasalign.trainers.compile_defaults import adamw_for_run
 from kerasalign.trainers.reward_model import RewardModel  # noqa: F401 (doctest)
 from kerasalign.trainers.training_run import (
     fit_with_guards,
@@ -48,6 +48,8 @@ def run_reward(
     seed=0,
     bucket_multiple=None,
     gradient_accumulation_steps=None,
+    lr_schedule="constant",
+    warmup_ratio=0.0,
 ):
     """Train a reward model on preference pairs and optionally write it.
 
@@ -74,6 +76,12 @@ def run_reward(
             this many batches, with their averaged gradients: the memory of
             `batch_size` for the update of `batch_size` times this (see
             `adamw`). Defaults to `None` (an update every batch).
+        lr_schedule: str. `"constant"`, `"linear"` or `"cosine"`: the
+            learning rate after the warmup (linear and cosine decay to zero
+            at the last update; see `learning_rate_schedules`). Defaults to
+            `"constant"`.
+        warmup_ratio: float. Fraction of the updates that warm the rate up
+            linearly. Defaults to `0.0`.
 
     Returns:
         A summary dict: final metrics, timing, preprocessing report, files.
@@ -87,7 +95,15 @@ def run_reward(
     train_report = preprocessor.report
     validation_x = preprocessor.batch(eval_examples) if eval_examples else None
     reward_model.compile(
-        optimizer=adamw(learning_rate, gradient_accumulation_steps=gradient_accumulation_steps)
+        optimizer=adamw_for_run(
+            learning_rate,
+            lr_schedule,
+            warmup_ratio,
+            rows=train_report.kept,
+            batch_size=batch_size,
+            epochs=epochs,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+        )
     )
     history, seconds = fit_with_guards(
         reward_model,
@@ -124,6 +140,8 @@ def run_reward(
             "center_rewards_coefficient": reward_model.center_rewards_coefficient,
             "early_stopping_patience": early_stopping_patience,
             "gradient_accumulation_steps": gradient_accumulation_steps,
+            "lr_schedule": lr_schedule,
+            "warmup_ratio": warmup_ratio,
             "base_preset": base_preset,
         },
         "files": [],

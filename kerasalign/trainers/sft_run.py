@@ -20,7 +20,7 @@ import keras
 from kerasalign.data.packing import pack_sft_rows
 from kerasalign.data.sft_preprocessor import SFTPreprocessor, loss_positions
 from kerasalign.models import lora
-from kerasalign.trainers.compile_defaults import adamw
+from kerasalign.trainers.compile_defaults import adamw_for_run
 from kerasalign.trainers.sft_trainer import SFTTrainer
 from kerasalign.trainers.training_run import (  # noqa: F401 (re-exported)
     NaNGuard,
@@ -50,6 +50,8 @@ def run_sft(
     seed=0,
     bucket_multiple=None,
     gradient_accumulation_steps=None,
+    lr_schedule="constant",
+    warmup_ratio=0.0,
     chunk_size=None,
     remat=False,
     pack=False,
@@ -93,6 +95,12 @@ def run_sft(
             this many batches, with their averaged gradients: the memory of
             `batch_size` for the update of `batch_size` times this (see
             `adamw`). Defaults to `None` (an update every batch).
+        lr_schedule: str. `"constant"`, `"linear"` or `"cosine"`: the
+            learning rate after the warmup (linear and cosine decay to zero
+            at the last update; see `learning_rate_schedules`). Defaults to
+            `"constant"`.
+        warmup_ratio: float. Fraction of the updates that warm the rate up
+            linearly. Defaults to `0.0`.
 
     Returns:
         A summary dict: final metrics, timing, preprocessing report, files.
@@ -120,7 +128,15 @@ def run_sft(
             validation_data = ({**vx, "loss_positions": loss_positions(vw)}, vy, vw)
     trainer = SFTTrainer(model, chunk_size=chunk_size, remat=remat)
     trainer.compile(
-        optimizer=adamw(learning_rate, gradient_accumulation_steps=gradient_accumulation_steps)
+        optimizer=adamw_for_run(
+            learning_rate,
+            lr_schedule,
+            warmup_ratio,
+            rows=len(y),
+            batch_size=batch_size,
+            epochs=epochs,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+        )
     )
     history, seconds = fit_with_guards(
         trainer,
@@ -159,6 +175,8 @@ def run_sft(
             "early_stopping_patience": early_stopping_patience,
             "bucket_multiple": bucket_multiple,
             "gradient_accumulation_steps": gradient_accumulation_steps,
+            "lr_schedule": lr_schedule,
+            "warmup_ratio": warmup_ratio,
             "chunk_size": chunk_size,
             "pack": pack,
         },
