@@ -24,16 +24,38 @@ class MetricsRecorder(keras.callbacks.Callback):
 
     The history it keeps is what `metrics.json` holds: `steps` (one dict per
     training step, with its global `step` number) and `epochs` (one dict per
-    epoch with training and validation metrics).
+    epoch with training and validation metrics). When the optimizer's
+    learning rate is a schedule, each step also records the `learning_rate`
+    that step's update used.
     """
 
     def __init__(self):
         super().__init__()
         self.steps = []
         self.epochs = []
+        self._schedule = None
+        self._first_iteration = 0
+
+    def on_train_begin(self, logs=None):
+        optimizer = getattr(self.model, "optimizer", None)
+        # Keras keeps a schedule only there (`optimizer.learning_rate` is its
+        # value now); on JAX the optimizer's step is not synced during an
+        # epoch, so the rate is computed from the steps counted here, after
+        # the iterations of earlier `fit` calls.
+        schedule = getattr(optimizer, "_learning_rate", None)
+        if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+            self._schedule = schedule
+            # With gradient accumulation `iterations` counts updates; the
+            # schedule counts batches.
+            updates = int(keras.ops.convert_to_numpy(optimizer.iterations))
+            self._first_iteration = updates * (optimizer.gradient_accumulation_steps or 1)
 
     def on_train_batch_end(self, batch, logs=None):
-        self.steps.append({"step": len(self.steps) + 1, **_plain(logs)})
+        row = {"step": len(self.steps) + 1, **_plain(logs)}
+        if self._schedule is not None:
+            iteration = self._first_iteration + len(self.steps)
+            row["learning_rate"] = float(keras.ops.convert_to_numpy(self._schedule(iteration)))
+        self.steps.append(row)
 
     def on_epoch_end(self, epoch, logs=None):
         self.epochs.append({"epoch": epoch + 1, **_plain(logs)})

@@ -317,3 +317,38 @@ def test_dpo_trains_on_the_built_in_pairs_plus_the_mined_ones(tmp_path):
     ]
     write_jsonl([], tmp_path / "dpo_pairs" / "pairs.jsonl")
     assert job._dpo_training_pairs() == built_in
+
+
+def test_lr_schedule_re_runs_the_training_stages_and_keeps_the_base_evaluation(tmp_path):
+    output = tmp_path / "run"
+    _stages_that_run(output)
+    # The default joins no stage's settings: runs made before it keep every stage.
+    assert _stages_that_run(output, lr_schedule="constant", warmup_ratio=0.0) == []
+    assert _stages_that_run(output, lr_schedule="linear") == [
+        "sft", "sft_eval", "reward", "dpo", "dpo_eval", "rlhf", "rlhf_eval", "report"
+    ]
+
+
+def test_lr_schedule_reaches_sft_the_reward_model_and_dpo(tmp_path):
+    from kerasalign.align import AlignJob, AlignSettings
+
+    settings = AlignSettings.for_run("tiny_gemma", quick=True, lr_schedule="linear")
+    job = AlignJob(settings, tmp_path, log=lambda line: None, verbose=0)
+    peaks = {"sft": settings.sft_learning_rate, "reward": settings.reward_learning_rate,
+             "dpo": settings.dpo_learning_rate}
+    for stage in ("sft", "reward", "dpo"):
+        getattr(job, f"_{stage}")(tmp_path / stage, {})
+        steps = json.loads((tmp_path / stage / "train" / "metrics.json").read_text())["history"]["steps"]
+        rates = [step["learning_rate"] / peaks[stage] for step in steps]
+        # One epoch of n batches, linear to zero: 1, (n-1)/n, ..., 1/n.
+        n = len(rates)
+        assert n >= 3 and rates == pytest.approx([(n - k) / n for k in range(n)], rel=1e-5), stage
+
+
+def test_bad_lr_schedule_options_exit_2(run_cli, tmp_path):
+    code, out, err, _ = run_cli("align", "--preset", "tiny_gemma", "--warmup-ratio", "1", "--output", tmp_path)
+    assert code == 2 and "--warmup-ratio must be >= 0 and < 1" in err
+    # An unknown schedule is argparse's own usage error (exit 2).
+    with pytest.raises(SystemExit) as info:
+        run_cli("align", "--preset", "tiny_gemma", "--lr-schedule", "step", "--output", tmp_path)
+    assert info.value.code == 2

@@ -116,6 +116,21 @@ def test_unknown_preset_exits_2(run_cli):
 def test_bad_numbers_exit_2(run_cli, sft_file, tmp_path):
     code, out, err, _ = run_cli("sft", "--preset", "tiny_gemma", "--data", sft_file, "--epochs", "0", "--output", tmp_path / "o")
     assert code == 2 and "--epochs" in err
+    code, out, err, _ = run_cli("sft", "--preset", "tiny_gemma", "--data", sft_file, "--warmup-ratio", "-0.5", "--output", tmp_path / "o")
+    assert code == 2 and "--warmup-ratio must be >= 0 and < 1, got -0.5" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_sft_lr_schedule_decays_at_every_step(run_cli, sft_file, tmp_path):
+    code, out, err, result = run_cli(
+        "sft", "--preset", "tiny_gemma", "--data", sft_file, "--lora-rank", "2", "--epochs", "2",
+        "--batch-size", "2", "--lr-schedule", "cosine", "--output", tmp_path / "out", "--json",
+    )
+    assert code == 0, err
+    assert result["config"]["lr_schedule"] == "cosine"
+    rates = [step["learning_rate"] for step in json.loads(
+        (tmp_path / "out" / "metrics.json").read_text())["history"]["steps"]]
+    assert rates[0] == pytest.approx(2e-4) and all(a > b > 0 for a, b in zip(rates, rates[1:], strict=False))
 
 
 def test_fresh_process_prints_one_clean_error_line(tmp_path):

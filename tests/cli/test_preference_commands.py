@@ -87,6 +87,21 @@ def test_gradient_accumulation_is_a_command_option(run_cli, pairs_file, tmp_path
     assert len(metrics["history"]["steps"]) == 4
 
 
+
+@pytest.mark.parametrize("command", ["dpo", "reward"])
+def test_lr_schedule_is_a_command_option(run_cli, pairs_file, tmp_path, command):
+    # 8 pairs in batches of 2 with 2 per update: the schedule counts the 4
+    # batches (as Keras does): 1 of warmup, then 3 of linear decay.
+    code, out, err, result = run_cli(
+        command, *TINY, "--data", pairs_file, "--epochs", "1", "--batch-size", "2",
+        "--gradient-accumulation-steps", "2", "--learning-rate", "1e-3", "--lr-schedule", "linear",
+        "--warmup-ratio", "0.25", "--output", tmp_path / "out", "--json",
+    )
+    assert code == 0, err
+    assert (result["config"]["lr_schedule"], result["config"]["warmup_ratio"]) == ("linear", 0.25)
+    steps = json.loads((tmp_path / "out" / "metrics.json").read_text())["history"]["steps"]
+    assert [step["learning_rate"] for step in steps] == pytest.approx([1e-3, 1e-3, 2e-3 / 3, 1e-3 / 3])
+
 @pytest.mark.parametrize(
     "content, match",
     [

@@ -5,6 +5,7 @@ every backend (the schedule is evaluated inside the compiled train step);
 then a real `fit` shows the optimizer reads the schedule at each update.
 """
 
+import json
 import math
 
 import keras
@@ -137,3 +138,44 @@ def test_adamw_takes_a_schedule_and_the_trainers_fit_with_it():
     # After both updates the schedule is at its end: zero.
     final = keras.ops.convert_to_numpy(schedule(trainer.optimizer.iterations))
     assert float(final) == 0.0
+
+
+
+def _recorded_rates(output_dir):
+    history = json.loads((output_dir / "metrics.json").read_text())["history"]
+    return [row["learning_rate"] for row in history["steps"]]
+
+
+def test_run_sft_decays_the_rate_and_records_it_per_step(tmp_path):
+    from kerasalign.trainers.sft_run import run_sft
+
+    model = kerasalign.load_causal_lm("tiny_gemma", lora_rank=2)
+    examples = kerasalign.datasets.load("safety_sft")[:8]
+    summary = run_sft(
+        model, examples, epochs=2, batch_size=2, sequence_length=128, learning_rate=PEAK,
+        lr_schedule="linear", warmup_ratio=0.25, output_dir=tmp_path, verbose=0,
+        bucket_multiple=32,
+    )
+    assert summary["examples"] == 8 and summary["config"]["lr_schedule"] == "linear"
+    # 4 batches x 2 epochs = 8 updates: 2 of warmup, then 6 of linear decay.
+    expected = [PEAK / 2, PEAK] + [PEAK * (6 - j) / 6 for j in range(6)]
+    np.testing.assert_allclose(_recorded_rates(tmp_path), expected, rtol=1e-5)
+
+
+def test_run_reward_and_run_dpo_take_the_schedule(tmp_path):
+    from kerasalign.trainers.dpo_run import run_dpo
+    from kerasalign.trainers.reward_model import RewardModel
+    from kerasalign.trainers.reward_run import run_reward
+
+    pairs = kerasalign.datasets.load("safety_preferences")[:6]
+    reward_model = RewardModel(kerasalign.load_causal_lm("tiny_gemma", lora_rank=2), sequence_length=128)
+    summary = run_reward(reward_model, pairs, batch_size=2, learning_rate=PEAK,
+                         lr_schedule="cosine", output_dir=tmp_path / "reward", verbose=0)
+    assert summary["config"]["lr_schedule"] == "cosine"
+    expected = [PEAK * 0.5 * (1 + math.cos(math.pi * j / 3)) for j in range(3)]
+    np.testing.assert_allclose(_recorded_rates(tmp_path / "reward"), expected, rtol=1e-5)
+    policy = kerasalign.load_causal_lm("tiny_gemma", lora_rank=2)
+    run_dpo(policy, pairs, batch_size=3, sequence_length=128, learning_rate=PEAK,
+            lr_schedule="linear", output_dir=tmp_path / "dpo", verbose=0)
+    # 2 updates: the full rate, then half of it.
+    np.testing.assert_allclose(_recorded_rates(tmp_path / "dpo"), [PEAK, PEAK / 2], rtol=1e-5)
