@@ -3,6 +3,7 @@
 from kerasalign.trainers.dpo_trainer import DPOTrainer
 from kerasalign.trainers.grpo_trainer import GRPOTrainer
 from kerasalign.trainers.kl_controller import KLController
+from kerasalign.trainers.learning_rate_schedules import WarmupDecay
 from kerasalign.trainers.logprobs import sequence_logprobs
 from kerasalign.trainers.metrics_recorder import MetricsRecorder
 from kerasalign.trainers.ppo_trainer import PPOTrainer
@@ -20,6 +21,7 @@ __all__ = [
     "RewardModel",
     "SFTTrainer",
     "TokenAccuracy",
+    "WarmupDecay",
     "keyword_reward",
     "masked_token_loss",
     "sequence_logprobs",

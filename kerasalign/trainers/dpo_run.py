@@ -32,7 +32,7 @@ from kerasalign.trainers.training_run import (
     write_run_outputs,
 )
 
-CURVES = ["loss", "rewards/margins", "rewards/accuracies"]
+CURVES = ["loss", "rewards/margins", "rewards/accuracies", "learning_rate"]
 
 
 def run_dpo(

@@ -28,7 +28,7 @@ from kerasalign.trainers.training_run import (
     write_run_outputs,
 )
 
-CURVES = ["loss", "accuracy", "margin"]
+CURVES = ["loss", "accuracy", "margin", "learning_rate"]
 
 
 def run_reward(
