@@ -30,11 +30,14 @@ def add_training_arguments(parser, *, epochs=3, learning_rate=2e-4, batch_size=4
     parser.add_argument("--output", required=True, help="output directory (replaced atomically)")
 
 
+# `kerasalign.trainers.learning_rate_schedules.SCHEDULES`, written out: the
+# parser is built before keras is imported (a test checks they agree).
+LR_SCHEDULES = ("constant", "linear", "cosine")
+
+
 def add_schedule_arguments(parser, *, lr_schedule, warmup_ratio):
     """`--lr-schedule` and `--warmup-ratio` (see `learning_rate_schedules`)."""
-    from kerasalign.trainers.learning_rate_schedules import SCHEDULES
-
-    parser.add_argument("--lr-schedule", choices=SCHEDULES, default=lr_schedule,
+    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=lr_schedule,
                         help="the learning rate over the run's updates: constant, or a linear "
                              "or cosine decay to zero at the last update (default: constant)")
     parser.add_argument("--warmup-ratio", type=float, default=warmup_ratio,

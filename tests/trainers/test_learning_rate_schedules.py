@@ -66,6 +66,13 @@ def test_schedule_round_trips_through_keras_serialization():
     np.testing.assert_allclose(_values(restored, 10), _values(schedule, 10))
 
 
+def test_the_command_line_offers_every_schedule():
+    from kerasalign.cli.training_args import LR_SCHEDULES
+    from kerasalign.trainers.learning_rate_schedules import SCHEDULES
+
+    assert LR_SCHEDULES == SCHEDULES
+
+
 def test_scheduled_learning_rate_counts_updates_and_warmup():
     # 10 rows in batches of 4: 3 batches per epoch, 2 epochs: 6 updates.
     assert updates_per_run(rows=10, batch_size=4, epochs=2) == 6
