@@ -56,7 +56,6 @@ def adamw(learning_rate, weight_decay=0.0, gradient_accumulation_steps=None):
     )
 
 
-
 def adamw_for_run(
     learning_rate,
     lr_schedule="constant",
@@ -85,6 +84,7 @@ def adamw_for_run(
         warmup_ratio=warmup_ratio,
     )
     return adamw(rate, gradient_accumulation_steps=gradient_accumulation_steps)
+
 
 def computes_in_bfloat16(model):
     """Whether any layer of `model` computes in bfloat16."""

@@ -1,8 +1,8 @@
 """Learning-rate schedules: a linear warmup, then constant, linear or cosine decay.
 
 TRL's trainers (through Transformers) decay the learning rate linearly to
-zero by default; Keras has cosine decay with warmup but no linear one, and
-neither counts the updates of a run. `WarmupDecay` is one schedule for the
+zero by default. Keras has a cosine decay with warmup and a polynomial (e.g.
+linear) decay without one, and neither counts the updates of a run. `WarmupDecay` is one schedule for the
 three shapes, evaluated from the optimizer's step inside the compiled train
 step on every backend, and `scheduled_learning_rate` builds it for a run of
 `rows` examples in batches of `batch_size` over `epochs`.
