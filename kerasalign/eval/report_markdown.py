@@ -50,6 +50,31 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
+def precision_line(summary):
+    """How precise the summary's rates are, from the smaller prompt set.
+
+    >>> precision_line({"dpo": {"harmful_prompts": 131, "benign_prompts": 129}})[:74]
+    'How precise these rates are: over 129 prompts (the smaller set), a rate of'
+    """
+    from kerasalign.eval.win_rate import wilson_interval
+
+    counts = [
+        values.get(key) or 0
+        for values in summary.values()
+        for key in ("harmful_prompts", "benign_prompts")
+    ]
+    counts = [count for count in counts if count > 0]
+    if not counts:
+        return None
+    n = min(counts)
+    half = "-".join(f"{bound:.1%}" for bound in wilson_interval(0.5 * n, n))
+    ninety = "-".join(f"{bound:.1%}" for bound in wilson_interval(0.9 * n, n))
+    return (
+        f"How precise these rates are: over {n} prompts (the smaller set), a rate of 50% has "
+        f"a 95% interval of {half} and one of 90% {ninety} (Wilson)."
+    )
+
+
 def _summary_section(report):
     summary = report["summary"]
     columns = [
@@ -81,6 +106,7 @@ def _summary_section(report):
         "",
         markdown_table(header, rows),
         "",
+        *([line, ""] if (line := precision_line(summary)) else []),
     ]
 
 

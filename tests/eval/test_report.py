@@ -103,6 +103,11 @@ def test_markdown_tables(stages, tmp_path):
     assert "| stage | harmful n | refused | complied | degenerate | benign n | helpful |" in markdown
     assert "| base | 2 | 0.0% | 0.0% | 100.0% | 2 | 0.0% | 0.0% | 100.0% |" in markdown
     assert "| dpo | 2 | 100.0% | 0.0% | 0.0% | 2 | 100.0% | 0.0% | 0.0% |" in markdown
+    # How far a rate of these sets can be trusted: Wilson intervals of 50% and 90%.
+    assert (
+        "How precise these rates are: over 2 prompts (the smaller set), a rate of 50% has a 95% "
+        "interval of 9.5%-90.5% and one of 90% 27.9%-99.5% (Wilson)."
+    ) in markdown
     assert "|  | n | base | sft | dpo |" in markdown
     assert "| malicious_code | 1 | 0.0% | 0.0% | 100.0% |" in markdown
     assert "| dangerous_content | 1 | 0.0% | 0.0% (100.0%) | 100.0% |" in markdown
@@ -113,6 +118,14 @@ def test_markdown_tables(stages, tmp_path):
     assert "**Prompt:** Summarize Cinderella | in two sentences." in markdown
     assert "> A kind girl loses a slipper at a ball.\n> The prince finds her." in markdown
     assert markdown.count("**base** — *degenerate*") == 2
+
+
+def test_precision_line_uses_the_smaller_set():
+    from kerasalign.eval.report_markdown import precision_line
+
+    line = precision_line({"sft": {"harmful_prompts": 131, "benign_prompts": 20}})
+    assert "over 20 prompts (the smaller set), a rate of 50% has a 95% interval of 29.9%-70.1%" in line
+    assert precision_line({"sft": {"harmful_prompts": 0, "benign_prompts": 0}}) is None
 
 
 def test_single_stage_without_judge_or_histories(tmp_path):
