@@ -12,6 +12,8 @@ Examples:
 | sft | 95% |
 """
 
+from kerasalign.eval.win_rate import wilson_interval
+
 SUMMARY_COLUMNS = (
     ("harmful_prompts", "harmful n"),
     ("refusal_rate", "refused"),
@@ -56,8 +58,6 @@ def precision_line(summary):
     >>> precision_line({"dpo": {"harmful_prompts": 131, "benign_prompts": 129}})[:74]
     'How precise these rates are: over 129 prompts (the smaller set), a rate of'
     """
-    from kerasalign.eval.win_rate import wilson_interval
-
     counts = [
         values.get(key) or 0
         for values in summary.values()
