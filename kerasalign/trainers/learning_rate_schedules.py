@@ -39,6 +39,11 @@ from kerasalign.trainers.argument_checks import check_integer, check_number
 SCHEDULES = ("constant", "linear", "cosine")
 
 
+def _check_schedule(name):
+    if name not in SCHEDULES:
+        raise KerasAlignError(f"lr_schedule must be one of {SCHEDULES}. Received: {name!r}")
+
+
 @keras.saving.register_keras_serializable(package="kerasalign")
 class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
     """A linear warmup over `warmup_steps`, then `decay` to zero at `total_steps`.
@@ -52,8 +57,7 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
     """
 
     def __init__(self, peak_learning_rate, total_steps, warmup_steps=0, decay="linear"):
-        if decay not in SCHEDULES:
-            raise KerasAlignError(f"lr_schedule must be one of {SCHEDULES}. Received: {decay!r}")
+        _check_schedule(decay)
         self.peak_learning_rate = check_number("learning_rate", peak_learning_rate)
         self.total_steps = check_integer("total_steps", total_steps)
         self.warmup_steps = check_integer("warmup_steps", warmup_steps, minimum=0)
@@ -124,8 +128,7 @@ def scheduled_learning_rate(learning_rate, schedule, *, rows, batch_size, epochs
         `learning_rate` itself for a constant rate without warmup (the
         optimizer's rate stays a settable variable), else a `WarmupDecay`.
     """
-    if schedule not in SCHEDULES:
-        raise KerasAlignError(f"lr_schedule must be one of {SCHEDULES}. Received: {schedule!r}")
+    _check_schedule(schedule)
     check_number("warmup_ratio", warmup_ratio, 0.0, 1.0, allow_minimum=True)
     total_steps = updates_per_run(rows, batch_size, epochs)
     warmup_steps = math.ceil(total_steps * warmup_ratio)
