@@ -363,6 +363,8 @@ class AlignJob:
             epochs=s.rlhf_epochs,
             batch_size=s.rlhf_batch_size,
             learning_rate=s.rlhf_learning_rate,
+            lr_schedule=s.lr_schedule,
+            warmup_ratio=s.warmup_ratio,
             output_dir=directory / "train",
             base={"preset": s.preset, "merged_adapter": "dpo/adapter"},
             verbose=self.verbose,

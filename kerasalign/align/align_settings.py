@@ -54,8 +54,8 @@ class AlignSettings:
             model.
         lora_targets: str. LoRA target layers.
         sft_learning_rate, reward_learning_rate, dpo_learning_rate: float.
-        lr_schedule: str. The learning rate of SFT, the reward model and DPO
-            over each stage's updates: `"constant"`, `"linear"` or
+        lr_schedule: str. The learning rate of SFT, the reward model, DPO
+            and RLHF over each stage's updates: `"constant"`, `"linear"` or
             `"cosine"` decay to zero (see
             `kerasalign.trainers.learning_rate_schedules`). Defaults to
             `"constant"`.

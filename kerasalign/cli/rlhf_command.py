@@ -15,7 +15,11 @@ Examples:
 """
 
 from kerasalign.cli.model_args import add_model_arguments, load_model_from_args
-from kerasalign.cli.training_args import lora_targets
+from kerasalign.cli.training_args import (
+    add_schedule_arguments,
+    check_warmup_ratio,
+    lora_targets,
+)
 from kerasalign.errors import KerasAlignError
 
 
@@ -47,6 +51,7 @@ def register(subparsers, common):
     parser.add_argument("--epochs", type=int, default=1, help="passes over the prompts")
     parser.add_argument("--batch-size", type=int, default=8, help="prompts per rollout batch")
     parser.add_argument("--learning-rate", type=float, default=5e-5)
+    add_schedule_arguments(parser, lr_schedule="constant", warmup_ratio=0.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--max-prompt-length", type=int, default=None,
@@ -80,6 +85,7 @@ def _check_args(args):
         )
     if args.learning_rate <= 0:
         raise KerasAlignError("--learning-rate must be positive")
+    check_warmup_ratio(args.warmup_ratio)
 
 
 def _load_policy(args):
@@ -147,6 +153,8 @@ def run(args):
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
+        lr_schedule=args.lr_schedule,
+        warmup_ratio=args.warmup_ratio,
         output_dir=args.output,
         base=base,
         verbose=0 if args.json else "auto",

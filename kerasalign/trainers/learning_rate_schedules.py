@@ -142,3 +142,21 @@ def describe_learning_rate(learning_rate):
     if isinstance(learning_rate, WarmupDecay):
         return learning_rate.describe()
     return {"lr_schedule": "constant", "peak_learning_rate": learning_rate}
+
+
+def optimizer_schedule(optimizer):
+    """The `LearningRateSchedule` an optimizer was built with, or `None`.
+
+    Keras keeps it only in the optimizer's private `_learning_rate`
+    (`optimizer.learning_rate` is the rate at the current step).
+
+    >>> optimizer = keras.optimizers.SGD(WarmupDecay(1e-3, total_steps=4))
+    >>> optimizer_schedule(optimizer).describe()["total_steps"]
+    4
+    >>> optimizer_schedule(keras.optimizers.SGD(1e-3)) is None
+    True
+    """
+    schedule = getattr(optimizer, "_learning_rate", None)
+    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        return schedule
+    return None

@@ -14,6 +14,8 @@ import math
 
 import keras
 
+from kerasalign.trainers.learning_rate_schedules import optimizer_schedule
+
 
 def _plain(logs):
     return {key: float(value) for key, value in (logs or {}).items()}
@@ -38,13 +40,11 @@ class MetricsRecorder(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         optimizer = getattr(self.model, "optimizer", None)
-        # Keras keeps a schedule only there (`optimizer.learning_rate` is its
-        # value now); on JAX the optimizer's step is not synced during an
-        # epoch, so the rate is computed from the steps counted here, after
-        # the iterations of earlier `fit` calls.
-        schedule = getattr(optimizer, "_learning_rate", None)
-        if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
-            self._schedule = schedule
+        # On JAX the optimizer's step is not synced during an epoch, so the
+        # rate is computed from the steps counted here, after the iterations
+        # of earlier `fit` calls.
+        self._schedule = optimizer_schedule(optimizer)
+        if self._schedule is not None:
             # With gradient accumulation `iterations` counts updates; the
             # schedule counts batches.
             updates = int(keras.ops.convert_to_numpy(optimizer.iterations))
@@ -52,7 +52,8 @@ class MetricsRecorder(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         row = {"step": len(self.steps) + 1, **_plain(logs)}
-        if self._schedule is not None:
+        # A trainer whose step runs several updates (online RLHF) logs its own rate.
+        if self._schedule is not None and "learning_rate" not in row:
             iteration = self._first_iteration + len(self.steps)
             row["learning_rate"] = float(keras.ops.convert_to_numpy(self._schedule(iteration)))
         self.steps.append(row)

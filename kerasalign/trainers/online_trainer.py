@@ -42,6 +42,7 @@ from kerasalign.templates.chat_template import ChatTemplate
 from kerasalign.trainers.advantages import masked_values
 from kerasalign.trainers.argument_checks import check_integer, check_number
 from kerasalign.trainers.compile_defaults import adamw, resolve_jit_compile
+from kerasalign.trainers.learning_rate_schedules import optimizer_schedule
 from kerasalign.trainers.logprobs import token_logprobs
 from kerasalign.trainers.reference import lora_disabled
 from kerasalign.trainers.rewards import check_reward, reward_name, score_responses
@@ -87,7 +88,8 @@ def sampled_token_logprobs(
     return logprobs, hidden_states
 
 
-def _check_prompts(prompts):
+def check_prompts(prompts):
+    """`prompts` as a list, or a `KerasAlignError` naming the first bad one."""
     if isinstance(prompts, (str, bytes, dict)) or not hasattr(prompts, "__len__"):
         raise KerasAlignError(
             "prompts must be a list of prompts (strings, chat message lists or "
@@ -329,7 +331,7 @@ class OnlineTrainer(keras.Model):
         """
         if getattr(self.policy, "sampler", None) is not self._sampler:
             self.policy.compile(sampler=self._sampler)
-        prompts = self.expand_prompts(_check_prompts(prompts))
+        prompts = self.expand_prompts(check_prompts(prompts))
         start = time.perf_counter()
         token_ids, padding_mask = self._encode(prompts)
         generated = sample_responses(
@@ -441,7 +443,7 @@ class OnlineTrainer(keras.Model):
                 a loss that became NaN or infinite (training stops; save
                 nothing from this policy).
         """
-        prompts = _check_prompts(prompts)
+        prompts = check_prompts(prompts)
         epochs = check_integer("epochs", epochs)
         batch_size = check_integer("batch_size", batch_size)
         if not self.compiled:
@@ -508,12 +510,19 @@ class OnlineTrainer(keras.Model):
     def train_on_prompts(self, prompts):
         """One rollout batch: generate, score, optimise. Returns its metrics."""
         rollout = self.rollout(prompts)
+        schedule = optimizer_schedule(self.optimizer)
+        # The rate of this batch's first update (the optimizer's step is
+        # synced between `fit` calls).
+        rate = {} if schedule is None else {
+            "learning_rate": float(ops.convert_to_numpy(schedule(self.optimizer.iterations)))
+        }
         start = time.perf_counter()
         loss_logs = self.optimize(rollout["inputs"])
         self.after_update(rollout)
         return {
             **loss_logs,
             **rollout["metrics"],
+            **rate,
             "time/update_s": time.perf_counter() - start,
         }
 

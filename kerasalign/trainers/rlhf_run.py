@@ -25,8 +25,11 @@ import keras
 
 from kerasalign.errors import KerasAlignError
 from kerasalign.models import lora
+from kerasalign.trainers.argument_checks import check_integer
+from kerasalign.trainers.compile_defaults import adamw_for_run
 from kerasalign.trainers.grpo_trainer import GRPOTrainer
 from kerasalign.trainers.metrics_recorder import MetricsRecorder
+from kerasalign.trainers.online_trainer import check_prompts
 from kerasalign.trainers.ppo_trainer import PPOTrainer
 from kerasalign.trainers.rewards import reward_name
 from kerasalign.trainers.training_run import save_model_weights, write_run_outputs
@@ -40,6 +43,7 @@ CURVES = {
         "loss/policy_avg",
         "loss/value_avg",
         "completions/mean_length",
+        "learning_rate",
     ],
     "grpo": [
         "objective/scores",
@@ -47,6 +51,7 @@ CURVES = {
         "objective/rlhf_reward",
         "loss/policy_avg",
         "completions/mean_length",
+        "learning_rate",
     ],
 }
 
@@ -60,6 +65,8 @@ def run_rlhf(
     epochs=1,
     batch_size=8,
     learning_rate=5e-5,
+    lr_schedule="constant",
+    warmup_ratio=0.0,
     output_dir=None,
     base=None,
     callbacks=None,
@@ -80,6 +87,14 @@ def run_rlhf(
         epochs: int. Passes over the prompts. Defaults to 1.
         batch_size: int. Prompts per rollout batch. Defaults to 8.
         learning_rate: float. AdamW learning rate. Defaults to `5e-5`.
+        lr_schedule: str. `"constant"`, `"linear"` or `"cosine"`: the
+            learning rate after the warmup, over every optimizer update of
+            the run (each rollout batch makes `optimization_epochs *
+            num_minibatches` of them); linear and cosine decay to zero at
+            the last one (see `learning_rate_schedules`). Defaults to
+            `"constant"`.
+        warmup_ratio: float. Fraction of the updates that warm the rate up
+            linearly. Defaults to `0.0`.
         output_dir: str or path. Where to write `adapter/`, `metrics.json`
             and `curves.png`. Defaults to `None` (write nothing).
         base: dict or `None`. How the model under the adapter was made
@@ -105,7 +120,18 @@ def run_rlhf(
         )
     keras.utils.set_random_seed(seed)
     trainer = ALGORITHMS[algorithm](policy, reward, seed=seed, **trainer_kwargs)
-    trainer.compile(learning_rate=learning_rate)
+    prompts = check_prompts(prompts)
+    updates_per_rollout_batch = trainer.optimization_epochs * trainer.num_minibatches
+    trainer.compile(
+        optimizer=adamw_for_run(
+            learning_rate,
+            lr_schedule,
+            warmup_ratio,
+            rows=len(prompts),
+            batch_size=batch_size,
+            epochs=check_integer("epochs", epochs) * updates_per_rollout_batch,
+        )
+    )
     recorder = MetricsRecorder()
     start = time.perf_counter()
     trainer.fit(
@@ -141,6 +167,8 @@ def run_rlhf(
             "epochs": epochs,
             "batch_size": batch_size,
             "learning_rate": learning_rate,
+            "lr_schedule": lr_schedule,
+            "warmup_ratio": warmup_ratio,
         },
         "files": [],
     }

@@ -329,14 +329,16 @@ def test_lr_schedule_re_runs_the_training_stages_and_keeps_the_base_evaluation(t
     ]
 
 
-def test_lr_schedule_reaches_sft_the_reward_model_and_dpo(tmp_path):
+def test_lr_schedule_reaches_sft_the_reward_model_dpo_and_rlhf(tmp_path):
     from kerasalign.align import AlignJob, AlignSettings
 
-    settings = AlignSettings.for_run("tiny_gemma", quick=True, lr_schedule="linear")
+    settings = AlignSettings.for_run("tiny_gemma", quick=True, lr_schedule="linear", rlhf="grpo",
+                                       rlhf_batch_size=1)
     job = AlignJob(settings, tmp_path, log=lambda line: None, verbose=0)
     peaks = {"sft": settings.sft_learning_rate, "reward": settings.reward_learning_rate,
-             "dpo": settings.dpo_learning_rate}
-    for stage in ("sft", "reward", "dpo"):
+             "dpo": settings.dpo_learning_rate, "rlhf": settings.rlhf_learning_rate}
+    # GRPO makes one update per rollout batch (one optimisation epoch, one minibatch).
+    for stage in ("sft", "reward", "dpo", "rlhf"):
         getattr(job, f"_{stage}")(tmp_path / stage, {})
         steps = json.loads((tmp_path / stage / "train" / "metrics.json").read_text())["history"]["steps"]
         rates = [step["learning_rate"] / peaks[stage] for step in steps]

@@ -70,6 +70,7 @@ def test_grpo_on_top_of_a_merged_sft_adapter(run_cli, prompts_file, tmp_path):
         "rlhf", *TINY, "--adapter", tmp_path / "sft", "--data", prompts_file,
         "--reward-keyword", "\n", "--algorithm", "grpo", "--num-generations", "2",
         "--batch-size", "8", "--max-new-tokens", "4", "--output", tmp_path / "grpo",
+        "--lr-schedule", "linear", "--optimization-epochs", "2", "--learning-rate", "1e-4",
     )
     assert code == 0, err
     assert "GRPO: 1 rollout batches, 16 responses: score" in out
@@ -79,6 +80,9 @@ def test_grpo_on_top_of_a_merged_sft_adapter(run_cli, prompts_file, tmp_path):
     }
     assert metrics["summary"]["lora"]["rank"] == 8
     assert "loss/kl_avg" in metrics["history"]["steps"][0]
+    # Two updates (linear decay to zero at the last): the batch's first used the full rate.
+    assert metrics["summary"]["config"]["lr_schedule"] == "linear"
+    assert metrics["history"]["steps"][0]["learning_rate"] == pytest.approx(1e-4)
 
 
 @pytest.mark.parametrize(
@@ -91,8 +95,10 @@ def test_grpo_on_top_of_a_merged_sft_adapter(run_cli, prompts_file, tmp_path):
         (("--reward-keyword", "x", "--max-new-tokens", "0"), "max_new_tokens must be"),
         (("--reward-model", "no/such/dir"), "not a kerasalign reward model directory"),
         (("--reward-keyword", ""), "keyword must be a non-empty string"),
+        (("--reward-keyword", "x", "--warmup-ratio", "1"), "--warmup-ratio must be >= 0 and < 1"),
     ],
-    ids=["lora_rank_0", "one_generation", "negative_kl", "no_tokens", "no_reward_model", "empty_keyword"],
+    ids=["lora_rank_0", "one_generation", "negative_kl", "no_tokens", "no_reward_model", "empty_keyword",
+         "warmup_ratio_1"],
 )
 def test_bad_arguments_exit_2_with_one_line(run_cli, prompts_file, tmp_path, extra, message):
     code, out, err, _ = run_cli(

@@ -186,3 +186,19 @@ def test_run_reward_and_run_dpo_take_the_schedule(tmp_path):
             lr_schedule="linear", output_dir=tmp_path / "dpo", verbose=0)
     # 2 updates: the full rate, then half of it.
     np.testing.assert_allclose(_recorded_rates(tmp_path / "dpo"), [PEAK, PEAK / 2], rtol=1e-5)
+
+
+def test_run_rlhf_schedules_every_update_of_each_rollout_batch(tmp_path):
+    from kerasalign.trainers.rlhf_run import run_rlhf
+
+    policy = kerasalign.load_causal_lm("tiny_gemma", lora_rank=2)
+    summary = run_rlhf(
+        policy, ["Hi", "Name a colour.", "Count to three.", "Say yes."],
+        kerasalign.trainers.keyword_reward("the"), algorithm="grpo", batch_size=2,
+        learning_rate=PEAK, lr_schedule="linear", output_dir=tmp_path, verbose=0,
+        num_generations=2, max_new_tokens=4, optimization_epochs=2, num_minibatches=2,
+    )
+    assert summary["config"]["lr_schedule"] == "linear"
+    # 2 rollout batches x 2 optimisation epochs x 2 minibatches = 8 updates;
+    # each rollout batch records the rate of its first update (0, then 4).
+    np.testing.assert_allclose(_recorded_rates(tmp_path), [PEAK, PEAK / 2], rtol=1e-5)
