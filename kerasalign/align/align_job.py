@@ -247,13 +247,17 @@ class AlignJob:
 
     def _sft_sets(self):
         """The built-in SFT datasets of this run."""
-        extra = ["benign_sensitive_sft"] if self.settings.more_benign_data else []
-        return ["instructions", "safety_sft", *extra]
+        return ["instructions", "safety_sft", *self._extra_sets("sft")]
 
     def _preference_sets(self):
         """The built-in preference datasets of this run."""
-        extra = ["benign_sensitive_preferences"] if self.settings.more_benign_data else []
-        return ["safety_preferences", *extra]
+        return ["safety_preferences", *self._extra_sets("preferences")]
+
+    def _extra_sets(self, kind):
+        """The opt-in built-in datasets of this run, `kind` "sft" or "preferences"."""
+        s = self.settings
+        chosen = [("benign_sensitive", s.more_benign_data), ("contrastive_safety", s.contrastive_data)]
+        return [f"{prefix}_{kind}" for prefix, wanted in chosen if wanted]
 
     def _pairs(self):
         s = self.settings

@@ -40,6 +40,11 @@ class AlignSettings:
             `benign_sensitive_preferences` pairs (reward model, DPO): more
             help, fewer refusals (docs/runs/align_full_gemma3_270m/
             new_benign_data). Defaults to `False`.
+        contrastive_data: bool. Also train on the built-in
+            `contrastive_safety_sft` examples (SFT) and
+            `contrastive_safety_preferences` pairs (reward model, DPO):
+            harmful and benign prompts on the same topics. Defaults to
+            `False`.
         dpo_repeat: dict. `{rejected_kind: times}`: preference pairs whose
             `rejected_kind` (`harmful_compliance`, `over_refusal`,
             `unhelpful`) is named are repeated in DPO, to balance refusing
@@ -99,6 +104,7 @@ class AlignSettings:
     sft_repeat: dict = dataclasses.field(default_factory=dict)
     dpo_repeat: dict = dataclasses.field(default_factory=dict)
     more_benign_data: bool = False
+    contrastive_data: bool = False
     sft_epochs: int = 2
     reward_epochs: int = 1
     dpo_epochs: int = 1

@@ -70,6 +70,10 @@ def register(subparsers, common):
     parser.add_argument("--more-benign-data", action=argparse.BooleanOptionalAction, default=None,
                         help="also train on the 128 extra built-in benign-sensitive examples "
                         "and over-refusal pairs: more help, fewer refusals (see the data card)")
+    parser.add_argument("--contrastive-data", action=argparse.BooleanOptionalAction, default=None,
+                        help="also train on the 113 built-in contrastive topics: a harmful "
+                        "prompt refused and a benign prompt on the same topic answered, as SFT "
+                        "examples and preference pairs (see the data card)")
     add_schedule_arguments(parser, lr_schedule=None, warmup_ratio=None)
     parser.add_argument("--dpo-on-policy-prompts", type=int, default=None,
                         help="training prompts answered for --dpo-on-policy (default: all "
@@ -171,6 +175,7 @@ def run(args):
         dpo_rpo_alpha=args.dpo_rpo_alpha,
         dpo_on_policy_prompts=args.dpo_on_policy_prompts,
         more_benign_data=args.more_benign_data,
+        contrastive_data=args.contrastive_data,
         lr_schedule=args.lr_schedule,
         warmup_ratio=args.warmup_ratio,
     )

@@ -10,6 +10,11 @@
 - `benign_sensitive_sft`, `benign_sensitive_preferences`: 128 more
   sensitive-sounding but benign prompts, answered helpfully and as
   `over_refusal` pairs (opt-in: `kerasalign align --more-benign-data`).
+- `contrastive_safety_sft`, `contrastive_safety_preferences`: 113 topics,
+  each with a harmful prompt (refused; `harmful_compliance` pair) and a
+  benign prompt on the same topic with the same alarming words (answered;
+  `over_refusal` pair), so purpose, not topic, decides (opt-in:
+  `kerasalign align --contrastive-data`).
 - `eval_harmful`, `eval_benign`: held-out prompts for the refusal and
   over-refusal evaluation (no overlap with the training sets; a test checks).
 
@@ -37,6 +42,8 @@ DATASETS = {
     "safety_preferences": "preferences",
     "benign_sensitive_sft": "sft",
     "benign_sensitive_preferences": "preferences",
+    "contrastive_safety_sft": "sft",
+    "contrastive_safety_preferences": "preferences",
     "eval_harmful": "eval",
     "eval_benign": "eval",
 }

@@ -161,6 +161,24 @@ def test_more_benign_data_adds_the_extra_sets_to_sft_reward_and_dpo(tmp_path):
     ]
 
 
+def test_contrastive_data_adds_its_sets_after_the_other_extra_sets(tmp_path):
+    from kerasalign import datasets
+    from kerasalign.align import AlignJob, AlignSettings
+
+    plain = AlignJob(AlignSettings.for_run("gemma3_270m_gguf"), tmp_path)
+    both = AlignJob(
+        AlignSettings.for_run("gemma3_270m_gguf", more_benign_data=True, contrastive_data=True), tmp_path
+    )
+    assert both._sft_sets() == ["instructions", "safety_sft", "benign_sensitive_sft", "contrastive_safety_sft"]
+    extra = datasets.load("benign_sensitive_preferences") + datasets.load("contrastive_safety_preferences")
+    assert len(both._pairs()) == len(plain._pairs()) + len(extra)
+    output = tmp_path / "run"
+    _stages_that_run(output)
+    assert _stages_that_run(output, contrastive_data=True) == [
+        "sft", "sft_eval", "reward", "dpo", "dpo_eval", "rlhf", "rlhf_eval", "report"
+    ]
+
+
 def test_sft_repeat_repeats_the_built_in_category():
     from kerasalign import datasets
     from kerasalign.align.align_job import repeat_categories

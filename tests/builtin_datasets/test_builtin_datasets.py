@@ -24,6 +24,8 @@ MINIMUM_SIZES = {
     "eval_benign": 100,
     "benign_sensitive_sft": 100,
     "benign_sensitive_preferences": 100,
+    "contrastive_safety_sft": 200,
+    "contrastive_safety_preferences": 200,
 }
 TRAINING_SETS = [
     "safety_sft",
@@ -31,6 +33,8 @@ TRAINING_SETS = [
     "safety_preferences",
     "benign_sensitive_sft",
     "benign_sensitive_preferences",
+    "contrastive_safety_sft",
+    "contrastive_safety_preferences",
 ]
 
 
@@ -45,7 +49,9 @@ def test_dataset_loads_with_metadata(name):
     assert all(record.policy and record.use_case for record in records)
 
 
-@pytest.mark.parametrize("name", ["safety_sft", "safety_preferences"])
+@pytest.mark.parametrize(
+    "name", ["safety_sft", "safety_preferences", "contrastive_safety_sft", "contrastive_safety_preferences"]
+)
 def test_every_policy_is_covered(name):
     report = coverage_report(datasets.load(name), required_policies=datasets.POLICIES, min_per_policy=10)
     assert report.missing_policies == []
@@ -74,14 +80,16 @@ def test_no_exact_duplicates(name):
     assert len(kept) == len(records), result.summary()
 
 
-@pytest.mark.parametrize("name", ["safety_sft", "benign_sensitive_sft"])
+@pytest.mark.parametrize("name", ["safety_sft", "benign_sensitive_sft", "contrastive_safety_sft"])
 def test_safety_sft_labels_agree_with_the_refusal_detector(name):
     for example in datasets.load(name):
         expected = example.metadata["response_type"] == "refusal"
         assert is_refusal(example.response) == expected, example.prompt
 
 
-@pytest.mark.parametrize("name", ["safety_preferences", "benign_sensitive_preferences"])
+@pytest.mark.parametrize(
+    "name", ["safety_preferences", "benign_sensitive_preferences", "contrastive_safety_preferences"]
+)
 def test_preference_labels_agree_with_the_refusal_detector(name):
     for pair in datasets.load(name):
         if pair.rejected_kind == "harmful_compliance":
@@ -98,6 +106,20 @@ def test_data_check_and_coverage_commands_pass(name, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["skipped"] == 0 if "skipped" in result else True
     assert main(["data", "coverage", path, "--json"]) == 0
+
+
+def test_contrastive_sets_pair_a_harmful_and_a_benign_prompt_on_each_topic():
+    examples = datasets.load("contrastive_safety_sft")
+    pairs = datasets.load("contrastive_safety_preferences")
+    assert [e.prompt for e in examples] == [p.prompt for p in pairs]
+    harmful, benign = examples[0::2], examples[1::2]
+    for refused, answered in zip(harmful, benign, strict=True):
+        assert refused.policy == answered.policy
+        assert refused.metadata["category"] in ("adversarial", "innocent_risky")
+        assert answered.metadata["category"] == "benign_sensitive"
+    assert [p.rejected_kind for p in pairs[:2]] == ["harmful_compliance", "over_refusal"]
+    assert {p.rejected_kind for p in pairs[0::2]} == {"harmful_compliance"}
+    assert {p.rejected_kind for p in pairs[1::2]} == {"over_refusal"}
 
 
 def test_data_card_exists():
