@@ -146,7 +146,7 @@ def parse_variant(name):
         elif option == "xladefault":
             spec["xla_schedule"] = "concurrency"
         elif option == "malloc":
-            # glibc keeps freed memory for the next step (kerasalign.cpu_malloc).
+            # glibc allocator settings of the kerasalign command (kerasalign.cpu_malloc).
             spec["malloc"] = True
         elif option in ("xla", "noxla"):
             spec["jit_compile"] = "true" if option == "xla" else "false"
