@@ -179,6 +179,29 @@ def test_contrastive_data_adds_its_sets_after_the_other_extra_sets(tmp_path):
     ]
 
 
+def test_align_command_passes_the_extra_data_switches_to_the_settings(run_cli, tmp_path, monkeypatch):
+    import kerasalign.align
+
+    seen = []
+
+    class RecordingJob:
+        def __init__(self, settings, output, **kwargs):
+            seen.append(settings)
+
+        def run(self):
+            return {"report": {}}
+
+    monkeypatch.setattr(kerasalign.align, "AlignJob", RecordingJob)
+    code, out, err, result = run_cli(
+        "align", "--preset", "tiny_gemma", "--quick", "--output", tmp_path, "--contrastive-data", "--json"
+    )
+    assert code == 0, err
+    assert seen[0].contrastive_data is True and seen[0].more_benign_data is False
+    assert result["settings"]["contrastive_data"] is True
+    run_cli("align", "--preset", "tiny_gemma", "--quick", "--output", tmp_path, "--more-benign-data")
+    assert seen[1].contrastive_data is False and seen[1].more_benign_data is True
+
+
 def test_sft_repeat_repeats_the_built_in_category():
     from kerasalign import datasets
     from kerasalign.align.align_job import repeat_categories
