@@ -106,7 +106,10 @@ def page_faults_per_step(tunables):
 
 def transparent_huge_pages_available():
     path = "/sys/kernel/mm/transparent_hugepage/enabled"
-    return os.path.exists(path) and "[never]" not in open(path).read()
+    if not os.path.exists(path):
+        return False
+    with open(path) as settings:
+        return "[never]" not in settings.read()
 
 
 @pytest.mark.skipif(
