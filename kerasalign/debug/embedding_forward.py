@@ -28,6 +28,7 @@ import keras_hub
 from keras import ops
 
 from kerasalign.errors import KerasAlignError
+from kerasalign.trainers.logprobs import target_logprobs
 
 SUPPORTED_BACKBONES = (keras_hub.models.GemmaBackbone, keras_hub.models.Gemma3Backbone)
 
@@ -102,7 +103,6 @@ def target_log_probs(backbone, embeddings, target_ids, padding_mask=None):
     predicting = hidden[:, first_target - 1 : first_target - 1 + num_targets, :]
     logits = ops.cast(backbone.token_embedding(predicting, reverse=True), "float32")
     targets = ops.convert_to_tensor(target_ids, "int32")
-    targets = ops.broadcast_to(targets[None, :, None], (ops.shape(logits)[0], num_targets, 1))
-    target_logits = ops.take_along_axis(logits, targets, axis=-1)[..., 0]
-    token_log_probs = target_logits - ops.logsumexp(logits, axis=-1)
+    targets = ops.broadcast_to(targets[None, :], (ops.shape(logits)[0], num_targets))
+    token_log_probs = target_logprobs(logits, targets)
     return ops.sum(token_log_probs, axis=-1)

@@ -25,6 +25,7 @@ import keras
 import numpy as np
 
 from kerasalign.errors import DataError
+from kerasalign.trainers.logprobs import target_logprobs
 
 
 def _window_spans(num_tokens, text_per_window, stride, first_scored):
@@ -55,10 +56,7 @@ def _token_log_probs(token_embedding, hidden, targets, logits_rows):
             keras.ops.convert_to_tensor(hidden[rows]), reverse=True
         )
         logits = keras.ops.cast(logits, "float32")
-        target_logits = keras.ops.take_along_axis(
-            logits, keras.ops.convert_to_tensor(targets[rows][:, None]), axis=-1
-        )[:, 0]
-        row_log_probs = target_logits - keras.ops.logsumexp(logits, axis=-1)
+        row_log_probs = target_logprobs(logits, targets[rows])
         log_probs.append(keras.ops.convert_to_numpy(row_log_probs))
         del logits
     return np.concatenate(log_probs).astype("float64")

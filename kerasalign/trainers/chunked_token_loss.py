@@ -27,14 +27,15 @@ Examples:
 
 from keras import ops
 
+from kerasalign.trainers.logprobs import target_logprobs
 from kerasalign.trainers.position_chunks import map_position_chunks
 from kerasalign.trainers.token_accuracy import is_top_token
 
 
 def _chunk_statistics(token_embedding, hidden_chunk, label_chunk):
     logits = ops.cast(token_embedding(hidden_chunk, reverse=True), "float32")
+    negative_logprobs = -target_logprobs(logits, label_chunk)
     target_logits = ops.take_along_axis(logits, label_chunk[..., None], axis=-1)[..., 0]
-    negative_logprobs = ops.logsumexp(logits, axis=-1) - target_logits
     return negative_logprobs, is_top_token(logits, target_logits)
 
 

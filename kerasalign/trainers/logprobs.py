@@ -15,7 +15,7 @@ response tokens (`-1` for none, as `PreferencePreprocessor` makes them):
 then logits are computed at those positions only, not over the prompt.
 
 The log-softmax is computed from the backbone's hidden states a chunk of
-positions at a time, as `target logit - logsumexp(logits)`: only
+positions at a time (`target_logprobs`): only
 `batch x chunk_size x vocabulary` float32 logits exist at once in the
 forward pass (Gemma 3's vocabulary has 262,144 entries: full float32 logits
 of a 4 x 256 batch take 1 GB). With `remat=True` each chunk's logits are
@@ -40,6 +40,7 @@ Examples:
 
 import collections
 
+import keras
 from keras import ops
 
 from kerasalign.trainers.position_chunks import map_position_chunks
@@ -64,10 +65,42 @@ def backbone_of(model):
     return getattr(model, "backbone", model)
 
 
+def target_logprobs(logits, targets):
+    """`log softmax(logits)` at each position's target token.
+
+    On TensorFlow this is minus Keras' `sparse_categorical_crossentropy`,
+    TensorFlow's fused softmax cross-entropy kernel, which computes the
+    gradient in the same pass (forward and backward of a bfloat16 SFT chunk
+    of 8 x 192 positions and 32,000 entries on a 2-core CPU: 0.40 s against
+    0.47 s). On JAX and PyTorch the fused ops were slower (0.81 against
+    0.62 s; 1.72 against 1.50 s), so there it is `target logit -
+    logsumexp(logits)`.
+
+    Args:
+        logits: float tensor `(..., vocabulary)`.
+        targets: int tensor `(...)`, ids in `[0, vocabulary)`.
+
+    Returns:
+        A tensor `(...)` of the dtype of `logits`.
+
+    Examples:
+
+    >>> import numpy as np
+    >>> logits = np.log(np.array([[0.5, 0.25, 0.25]], "float32"))
+    >>> round(float(target_logprobs(logits, np.array([1]))[0]), 4)
+    -1.3863
+    """
+    logits = ops.convert_to_tensor(logits)
+    targets = ops.cast(targets, "int32")
+    if keras.backend.backend() == "tensorflow":
+        return -ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+    target_logits = ops.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
+    return target_logits - ops.logsumexp(logits, axis=-1)
+
+
 def _chunk_logprobs(token_embedding, hidden_chunk, target_chunk):
     logits = ops.cast(token_embedding(hidden_chunk, reverse=True), "float32")
-    target_logits = ops.take_along_axis(logits, target_chunk[..., None], axis=-1)
-    return target_logits[..., 0] - ops.logsumexp(logits, axis=-1)
+    return target_logprobs(logits, target_chunk)
 
 
 def token_logprobs(backbone, hidden_states, target_ids, *, chunk_size=None, remat=False):
