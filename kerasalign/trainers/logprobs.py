@@ -70,10 +70,12 @@ def target_logprobs(logits, targets):
 
     On TensorFlow this is minus Keras' `sparse_categorical_crossentropy`,
     TensorFlow's fused softmax cross-entropy kernel, which computes the
-    gradient in the same pass (forward and backward of a bfloat16 SFT chunk
-    of 8 x 192 positions and 32,000 entries on a 2-core CPU: 0.40 s against
-    0.47 s). On JAX and PyTorch the fused ops were slower (0.81 against
-    0.62 s; 1.72 against 1.50 s), so there it is `target logit -
+    gradient in the same pass: in an A/B on a 2-core CPU, bfloat16 SFT ran
+    6-12% and DPO 16-18% faster, with 0.7-1.8 GB less peak memory
+    (`benchmarks/results-cpu-avx512/tf-fused-cross-entropy/`). On JAX and
+    PyTorch Keras' version was slower (forward and backward of one 8 x 192 x
+    32,000 chunk, measured with another job running: 0.81 against 0.62 s
+    and 1.72 against 1.50 s), so there it is `target logit -
     logsumexp(logits)`.
 
     Args:
