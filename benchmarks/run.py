@@ -47,6 +47,7 @@ import pathlib
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -433,9 +434,15 @@ def main(argv=None):
     args = parse_args(argv)
     output = pathlib.Path(args.output)
     (output / "runs").mkdir(parents=True, exist_ok=True)
+    # The token ids every worker reads: generated again from the seed, so kept
+    # out of the output folder (results are committed, this file need not be).
+    with tempfile.TemporaryDirectory(prefix="kerasalign-bench-") as scratch:
+        return run_benchmark(args, output, pathlib.Path(scratch) / "data.npz")
+
+
+def run_benchmark(args, output, data_path):
     config = common.CONFIGS[args.config]
     rows = (args.warmup + args.steps) * args.batch_size
-    data_path = output / "runs" / "data.npz"
     np.savez(
         data_path,
         **common.make_sft_data(

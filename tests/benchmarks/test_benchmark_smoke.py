@@ -35,6 +35,9 @@ def test_benchmark_writes_json_and_markdown(tmp_path):
         completed.stdout[-3000:] + completed.stderr[-3000:]
     )
     report = json.loads((tmp_path / "results.json").read_text())
+    # The generated token ids stay out of the output folder (it gets committed).
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["results.json", "results.md", "runs"]
+    assert not list((tmp_path / "runs").glob("*.npz"))
     rows = {(row["task"], row["variant"]): row for row in report["summary"]}
     assert set(rows) == {(task, v) for task in ("sft", "dpo") for v in variants}
     for row in rows.values():
