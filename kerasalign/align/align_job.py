@@ -111,9 +111,8 @@ class AlignJob:
 
     # ------------------------------------------------------------------ utils
     def _model(self, adapter=None, **kwargs):
-        model = load_causal_lm(
-            self.settings.preset, sequence_length=self.settings.sequence_length, **kwargs
-        )
+        s = self.settings
+        model = load_causal_lm(s.preset, sequence_length=s.sequence_length, dtype=s.dtype, **kwargs)
         if adapter is not None:
             load_adapter(model, adapter)
         return model
@@ -460,6 +459,8 @@ class AlignJob:
             return {"data": datasets.digest(*names)}
 
         model = ("preset", "sequence_length", "template")
+        # Joins every stage's settings only when given: runs made before it existed keep their stages.
+        model += ("dtype",) if self.settings.dtype is not None else ()
         evaluation = {**pick(*model, "eval_limit", "max_new_tokens"), **data("eval_harmful", "eval_benign")}
         # Each stage depends on its own settings and on the stages it reads:
         # retuning SFT keeps the reward model, retuning DPO keeps SFT, and a

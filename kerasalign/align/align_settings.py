@@ -81,6 +81,11 @@ class AlignSettings:
         max_new_tokens: int. Generated tokens per evaluation answer.
         eval_batch_size: int. Prompts per generation batch.
         template: str. Chat template.
+        dtype: str or None. The model's dtype policy: `"float32"`,
+            `"bfloat16"` (weights and computations; half the memory) or
+            `"mixed_bfloat16"` (float32 weights, bfloat16 computations).
+            Defaults to `None`: the preset's own (float32 for the GGUF
+            import and the tiny presets).
         seed: int. Data order and sampling seed.
         rlhf: str or None. `"grpo"` or `"ppo"`: after DPO, online RLHF
             against the reward model (a fresh LoRA on the merged DPO model,
@@ -126,6 +131,7 @@ class AlignSettings:
     max_new_tokens: int = 64
     eval_batch_size: int = 64
     template: str = "gemma"
+    dtype: str | None = None
     seed: int = 0
     rlhf: str | None = None
     rlhf_prompts: int | None = 64

@@ -8,6 +8,7 @@ from kerasalign.cli.training_args import add_schedule_arguments, check_warmup_ra
 
 EMBEDDED_PRESET = "gemma3_270m_gguf"
 FALLBACK_PRESET = "tiny_gemma"
+DTYPES = ("float32", "bfloat16", "mixed_bfloat16")
 
 
 def default_preset():
@@ -43,6 +44,11 @@ def register(subparsers, common):
                         "over_refusal, unhelpful), e.g. harmful_compliance=2 when DPO "
                         "stops refusing harmful prompts; may be given again")
     parser.add_argument("--lora-rank", type=int, default=None)
+    parser.add_argument("--dtype", choices=DTYPES, default=None,
+                        help="the model's dtype policy (default: the preset's, float32 for the "
+                        "embedded model); bfloat16 halves the memory and, with "
+                        "KERAS_BACKEND=tensorflow on a CPU with AVX512-BF16 or AMX, or on a "
+                        "GPU or TPU, runs faster (see the README)")
     parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--rlhf", choices=["grpo", "ppo"], default=None,
@@ -161,6 +167,7 @@ def run(args):
         eval_limit=args.eval_limit,
         sft_epochs=args.sft_epochs,
         lora_rank=args.lora_rank,
+        dtype=args.dtype,
         max_new_tokens=args.max_new_tokens,
         seed=args.seed,
         rlhf=args.rlhf,

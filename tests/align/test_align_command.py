@@ -395,3 +395,59 @@ def test_bad_lr_schedule_options_exit_2(run_cli, tmp_path):
     with pytest.raises(SystemExit) as info:
         run_cli("align", "--preset", "tiny_gemma", "--lr-schedule", "step", "--output", tmp_path)
     assert info.value.code == 2
+
+
+def test_dtype_re_runs_every_stage_and_the_default_keeps_them(tmp_path):
+    output = tmp_path / "run"
+    everything = _stages_that_run(output)
+    # Not given, it joins no stage's settings: runs made before it keep every stage.
+    assert _stages_that_run(output, dtype=None) == []
+    # Every stage loads the model, so every stage re-runs in a new dtype.
+    assert _stages_that_run(output, dtype="bfloat16") == everything
+
+
+def test_dtype_reaches_every_model_the_job_loads(tmp_path):
+    from kerasalign.align import AlignJob, AlignSettings
+
+    settings = AlignSettings.for_run("tiny_gemma", quick=True, dtype="bfloat16", sft_examples=8)
+    job = AlignJob(settings, tmp_path, log=lambda line: None, verbose=0)
+    base = job._stage_model(None)
+    assert base.backbone.dtype_policy.name == "bfloat16"
+    assert base.backbone.token_embedding.embeddings.dtype == "bfloat16"
+    job._sft(tmp_path / "sft", {})
+    sft = job._stage_model("sft")
+    assert sft.backbone.compute_dtype == "bfloat16"
+    # Keras keeps the trained LoRA factors in float32 over the bfloat16 base.
+    lora_weights = [w for w in sft.backbone.weights if "lora" in w.path]
+    assert lora_weights and {w.dtype for w in lora_weights} == {"float32"}
+    # The adapter trained on the bfloat16 model moved away from LoRA's zero start.
+    assert any(float(keras_abs_max(w)) > 0 for w in lora_weights if "lora_kernel_b" in w.path)
+
+
+def keras_abs_max(variable):
+    import keras
+
+    return keras.ops.max(keras.ops.abs(keras.ops.cast(variable, "float32")))
+
+
+def test_align_command_passes_dtype_and_refuses_an_unknown_one(run_cli, tmp_path, monkeypatch):
+    import kerasalign.align
+
+    seen = []
+
+    class RecordingJob:
+        def __init__(self, settings, output, **kwargs):
+            seen.append(settings)
+
+        def run(self):
+            return {"report": {}}
+
+    monkeypatch.setattr(kerasalign.align, "AlignJob", RecordingJob)
+    code, out, err, result = run_cli(
+        "align", "--preset", "tiny_gemma", "--quick", "--output", tmp_path, "--dtype", "bfloat16", "--json"
+    )
+    assert code == 0, err
+    assert seen[0].dtype == "bfloat16" and result["settings"]["dtype"] == "bfloat16"
+    with pytest.raises(SystemExit) as info:
+        run_cli("align", "--preset", "tiny_gemma", "--dtype", "float16", "--output", tmp_path)
+    assert info.value.code == 2
