@@ -82,7 +82,8 @@ class AlignSettings:
         eval_batch_size: int. Prompts per generation batch.
         template: str. Chat template.
         dtype: str or None. The model's dtype policy: `"float32"`,
-            `"bfloat16"` (weights and computations; half the memory) or
+            `"bfloat16"` (frozen weights and computations; the LoRA factors
+            stay float32) or
             `"mixed_bfloat16"` (float32 weights, bfloat16 computations).
             Defaults to `None`: the preset's own (float32 for the GGUF
             import and the tiny presets).

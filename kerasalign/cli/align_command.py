@@ -46,9 +46,9 @@ def register(subparsers, common):
     parser.add_argument("--lora-rank", type=int, default=None)
     parser.add_argument("--dtype", choices=DTYPES, default=None,
                         help="the model's dtype policy (default: the preset's, float32 for the "
-                        "embedded model); bfloat16 halves the memory and, with "
-                        "KERAS_BACKEND=tensorflow on a CPU with AVX512-BF16 or AMX, or on a "
-                        "GPU or TPU, runs faster (see the README)")
+                        "embedded model); bfloat16 keeps the frozen weights in half the memory "
+                        "(LoRA stays float32) and, with KERAS_BACKEND=tensorflow on a CPU with "
+                        "AVX512-BF16 or AMX, or on a GPU or TPU, runs faster (see the README)")
     parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--rlhf", choices=["grpo", "ppo"], default=None,
