@@ -64,6 +64,7 @@ from kerasalign.trainers import losses as losses_module
 from kerasalign.trainers.argument_checks import check_integer, check_number
 from kerasalign.trainers.compile_defaults import adamw, resolve_jit_compile
 from kerasalign.trainers.logprobs import preference_logprobs
+from kerasalign.trainers.optimizer_prebuild import OptimizerBuiltBeforeFit
 from kerasalign.trainers.reference import (
     REFERENCE_KEYS,
     check_reference_model,
@@ -92,7 +93,7 @@ def memory_saving_logprobs(policy):
     return {"chunk_size": 64 if large else None, "remat": large}
 
 
-class DPOTrainer(keras.Model):
+class DPOTrainer(OptimizerBuiltBeforeFit, keras.Model):
     """Train a policy on preference pairs with DPO or a variant.
 
     Args:

@@ -44,6 +44,7 @@ from kerasalign.trainers.argument_checks import check_integer, check_number
 from kerasalign.trainers.compile_defaults import adamw, resolve_jit_compile
 from kerasalign.trainers.learning_rate_schedules import optimizer_schedule
 from kerasalign.trainers.logprobs import token_logprobs
+from kerasalign.trainers.optimizer_prebuild import OptimizerBuiltBeforeFit
 from kerasalign.trainers.reference import lora_disabled
 from kerasalign.trainers.rewards import check_reward, reward_name, score_responses
 from kerasalign.trainers.rollouts import (
@@ -117,7 +118,7 @@ def _mean_logs(rows):
     return {key: float(np.mean([row[key] for row in rows if key in row])) for key in keys}
 
 
-class OnlineTrainer(keras.Model):
+class OnlineTrainer(OptimizerBuiltBeforeFit, keras.Model):
     """Base class of the online RLHF trainers (see the module docstring).
 
     Args:

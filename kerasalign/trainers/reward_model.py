@@ -43,6 +43,7 @@ from kerasalign.errors import KerasAlignError
 from kerasalign.models import lora
 from kerasalign.trainers.compile_defaults import adamw, resolve_jit_compile
 from kerasalign.trainers.losses import bradley_terry_loss
+from kerasalign.trainers.optimizer_prebuild import OptimizerBuiltBeforeFit
 from kerasalign.trainers.output_dir import staged_output_dir
 from kerasalign.trainers.training_run import save_model_weights
 
@@ -51,7 +52,7 @@ HEAD_FILE = "reward_head.npz"
 FORMAT = "kerasalign-reward-model-1"
 
 
-class RewardModel(keras.Model):
+class RewardModel(OptimizerBuiltBeforeFit, keras.Model):
     """A scalar reward on top of a Gemma CausalLM's backbone.
 
     Args:

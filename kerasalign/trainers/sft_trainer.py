@@ -35,6 +35,7 @@ import keras
 from kerasalign.trainers.chunked_token_loss import chunked_token_loss
 from kerasalign.trainers.compile_defaults import adamw, resolve_jit_compile
 from kerasalign.trainers.logprobs import gather_positions
+from kerasalign.trainers.optimizer_prebuild import OptimizerBuiltBeforeFit
 from kerasalign.trainers.token_accuracy import TokenAccuracy
 
 LOSS_POSITIONS = "loss_positions"
@@ -47,7 +48,7 @@ def masked_token_loss():
     )
 
 
-class SFTTrainer(keras.Model):
+class SFTTrainer(OptimizerBuiltBeforeFit, keras.Model):
     """Fine-tune a CausalLM on `(x, y, sample_weight)` batches.
 
     Args:
