@@ -29,6 +29,7 @@ Examples:
 """
 
 import dataclasses
+import gc
 import hashlib
 import json
 import pathlib
@@ -69,6 +70,19 @@ class Stage:
 def _fingerprint(settings, previous):
     text = json.dumps({"settings": settings, "previous": previous}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _free_the_stages_objects():
+    """Collect the finished stage's models now, not during the next stage.
+
+    A stage's model, trainer and compiled functions hold reference cycles
+    that only Python's cyclic collector frees. Left to it, they stay in memory
+    and its collections fall inside the next stage: on TensorFlow the DPO
+    stage of the quick run (Gemma 3 270M, bfloat16) took 201 s after the
+    reward stage in the same process and 159-166 s with one collection in
+    between (162.8 s run alone). The collection takes about a second.
+    """
+    gc.collect()
 
 
 def _format_seconds(seconds):
@@ -165,5 +179,6 @@ class StageRunner:
                 self.durations[stage.name] = seconds
                 results[stage.name] = result
                 self.log(f"{prefix}: done in {_format_seconds(seconds)}")
+                _free_the_stages_objects()
             previous = fingerprint
         return results

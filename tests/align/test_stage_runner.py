@@ -98,3 +98,30 @@ def test_depends_on_a_later_or_unknown_stage_is_an_error(tmp_path):
     with pytest.raises(ValueError, match=r"'b' depends on \['c'\]"):
         StageRunner(tmp_path, log=lambda line: None).run(stages)
     assert calls == []  # checked before anything runs
+
+
+def test_a_finished_stages_reference_cycles_are_freed_before_the_next_stage(tmp_path):
+    import gc
+    import weakref
+
+    class Model:
+        pass
+
+    alive_in_b = []
+    refs = []
+
+    def stage_a(directory, results):
+        model = Model()
+        model.self_reference = model  # a cycle, as models and trainers hold
+        refs.append(weakref.ref(model))
+
+    def stage_b(directory, results):
+        alive_in_b.append(refs[0]() is not None)
+
+    # Without the collector's own timing: only an explicit collection frees the cycle.
+    gc.disable()
+    try:
+        StageRunner(tmp_path, log=lambda line: None).run([Stage("a", stage_a), Stage("b", stage_b)])
+    finally:
+        gc.enable()
+    assert alive_in_b == [False]
