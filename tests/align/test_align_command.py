@@ -179,7 +179,8 @@ def test_contrastive_data_adds_its_sets_after_the_other_extra_sets(tmp_path):
     ]
 
 
-def test_align_command_passes_the_extra_data_switches_to_the_settings(run_cli, tmp_path, monkeypatch):
+def _record_job_settings(monkeypatch):
+    """Replace `AlignJob` by one that records the settings it gets; returns the record."""
     import kerasalign.align
 
     seen = []
@@ -192,6 +193,11 @@ def test_align_command_passes_the_extra_data_switches_to_the_settings(run_cli, t
             return {"report": {}}
 
     monkeypatch.setattr(kerasalign.align, "AlignJob", RecordingJob)
+    return seen
+
+
+def test_align_command_passes_the_extra_data_switches_to_the_settings(run_cli, tmp_path, monkeypatch):
+    seen = _record_job_settings(monkeypatch)
     code, out, err, result = run_cli(
         "align", "--preset", "tiny_gemma", "--quick", "--output", tmp_path, "--contrastive-data", "--json"
     )
@@ -431,18 +437,7 @@ def keras_abs_max(variable):
 
 
 def test_align_command_passes_dtype_and_refuses_an_unknown_one(run_cli, tmp_path, monkeypatch):
-    import kerasalign.align
-
-    seen = []
-
-    class RecordingJob:
-        def __init__(self, settings, output, **kwargs):
-            seen.append(settings)
-
-        def run(self):
-            return {"report": {}}
-
-    monkeypatch.setattr(kerasalign.align, "AlignJob", RecordingJob)
+    seen = _record_job_settings(monkeypatch)
     code, out, err, result = run_cli(
         "align", "--preset", "tiny_gemma", "--quick", "--output", tmp_path, "--dtype", "bfloat16", "--json"
     )
