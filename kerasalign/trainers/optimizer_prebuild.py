@@ -4,10 +4,12 @@ Keras on TensorFlow (without a distribution strategy) creates the optimizer's
 slot variables (AdamW's momentum and velocity of every trainable weight)
 inside the first trace of the train step. A `tf.function` that creates
 variables while tracing is traced a second time, so every `fit` of a new
-trainer paid for two traces of the whole forward and backward pass: about
-30 s before the first DPO step of the Gemma 3 270M on a 2-core CPU. Keras
-builds the optimizer before the first step on JAX and PyTorch; the trainers
-here do the same on TensorFlow.
+trainer paid for two traces of the whole forward and backward pass. With the
+Gemma 3 270M in bfloat16 on a 2-core CPU, the first DPO step took 34 s with
+two traces and 23-24 s with one, the reward model's 32 s and 18-20 s
+(docs/runs/align_quick_gemma3_270m/dtype_backend). Keras builds the
+optimizer before the first step on JAX and PyTorch; the trainers here do the
+same on TensorFlow.
 
 Examples:
 
