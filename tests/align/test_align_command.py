@@ -412,7 +412,7 @@ def test_dtype_re_runs_every_stage_and_the_default_keeps_them(tmp_path):
     assert _stages_that_run(output, dtype="bfloat16") == everything
 
 
-def test_dtype_reaches_every_model_the_job_loads(tmp_path):
+def test_dtype_reaches_the_base_and_the_trained_models(tmp_path):
     from kerasalign.align import AlignJob, AlignSettings
 
     settings = AlignSettings.for_run("tiny_gemma", quick=True, dtype="bfloat16", sft_examples=8)
@@ -427,10 +427,10 @@ def test_dtype_reaches_every_model_the_job_loads(tmp_path):
     lora_weights = [w for w in sft.backbone.weights if "lora" in w.path]
     assert lora_weights and {w.dtype for w in lora_weights} == {"float32"}
     # The adapter trained on the bfloat16 model moved away from LoRA's zero start.
-    assert any(float(keras_abs_max(w)) > 0 for w in lora_weights if "lora_kernel_b" in w.path)
+    assert any(float(_abs_max(w)) > 0 for w in lora_weights if "lora_kernel_b" in w.path)
 
 
-def keras_abs_max(variable):
+def _abs_max(variable):
     import keras
 
     return keras.ops.max(keras.ops.abs(keras.ops.cast(variable, "float32")))
