@@ -1,15 +1,9 @@
-cd /work/main
+# The A/B of this folder: the fused cross-entropy change against 3877fd4, Gemma 3 270M architecture.
+BASE=3877fd4
 FILES="kerasalign/trainers/logprobs.py kerasalign/trainers/chunked_token_loss.py kerasalign/eval/perplexity.py kerasalign/debug/embedding_forward.py"
-bench() {
+OUT=/tmp/ab270
+bench() { # $1 label
   .venv/bin/python benchmarks/run.py --config gemma3_270m --tasks sft --batch-size 4 --repeats 1 --steps 2 --warmup 1 \
-    --variants kerasalign-tensorflow-bf16-chunk128 --output /tmp/ab270/$1 > /tmp/ab270/$1.log 2>&1
+    --variants kerasalign-tensorflow-bf16-chunk128 --output $OUT/$1 > $OUT/$1.log 2>&1
 }
-before() { for f in $FILES; do git show 3877fd4:$f > $f; done; }
-after() { git checkout HEAD -- $FILES; }
-after; bench after1
-before; bench before1
-after; bench after2
-before; bench before2
-after
-git status --short > /tmp/ab270/status.txt
-echo done > /tmp/ab270/finished
+source "$(dirname "${BASH_SOURCE[0]}")/../../../ab_rounds.sh"
