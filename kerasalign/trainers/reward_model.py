@@ -252,6 +252,7 @@ class RewardModel(OptimizerBuiltBeforeFit, keras.Model):
             "sequence_length": self.sequence_length,
             "center_rewards_coefficient": self.center_rewards_coefficient,
             "lora": lora.lora_state(self.causal_lm),
+            "dtype": self.causal_lm.backbone.dtype_policy.name,
             "keras_backend": keras.config.backend(),
         }
         (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2))
@@ -265,7 +266,8 @@ class RewardModel(OptimizerBuiltBeforeFit, keras.Model):
             directory: str or path.
             causal_lm: `keras_hub.models.CausalLM` without LoRA, the base the
                 adapter was trained on. Defaults to `None`: the directory's
-                full model, or its stored `base_preset`.
+                full model, or its stored `base_preset` in the dtype policy
+                the reward model was trained in.
         """
         from kerasalign.models.loader import load_causal_lm
 
@@ -290,7 +292,7 @@ class RewardModel(OptimizerBuiltBeforeFit, keras.Model):
             if config["weights"] == "model":
                 causal_lm = load_causal_lm(str(directory / "model"))
             elif config.get("base_preset"):
-                causal_lm = load_causal_lm(config["base_preset"])
+                causal_lm = load_causal_lm(config["base_preset"], dtype=config.get("dtype"))
             else:
                 raise KerasAlignError(
                     f"The reward model in {directory} is an adapter with no "

@@ -1,6 +1,7 @@
 """RewardModel: learning preferences, the last-token head, save and load."""
 
 import doctest
+import json
 
 import keras
 import numpy as np
@@ -109,6 +110,21 @@ def test_without_lora_the_whole_model_is_saved(tmp_path):
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(restored_scale), 0.5)
     for original, loaded in zip(reward_model.reward_head.weights, restored.reward_head.weights, strict=True):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded), keras.ops.convert_to_numpy(original))
+
+
+def test_an_adapter_is_reloaded_on_a_base_of_the_dtype_it_was_trained_in(tmp_path):
+    causal_lm = kerasalign.load_causal_lm("tiny_gemma", lora_rank=2, dtype="bfloat16")
+    RewardModel(causal_lm).save_to_directory(tmp_path / "rm", base_preset="tiny_gemma")
+    config = json.loads((tmp_path / "rm" / "reward_model.json").read_text())
+    assert config["dtype"] == "bfloat16"
+    restored = RewardModel.from_directory(tmp_path / "rm")
+    assert restored.backbone.dtype_policy.name == "bfloat16"
+    assert restored.backbone.token_embedding.embeddings.dtype == "bfloat16"
+
+    # Directories written before the dtype was recorded load the preset's dtype.
+    del config["dtype"]
+    (tmp_path / "rm" / "reward_model.json").write_text(json.dumps(config))
+    assert RewardModel.from_directory(tmp_path / "rm").backbone.dtype_policy.name == "float32"
 
 
 def test_bad_arguments_and_directories(tmp_path):
