@@ -1,10 +1,13 @@
 """Run one training step of a tiny preset on 1 device, data parallel and model parallel.
 
+SFT always; with LoRA also DPO and the reward model.
+
 Started by tests/test_distribution.py in a subprocess with
 `XLA_FLAGS=--xla_force_host_platform_device_count=8 KERAS_BACKEND=jax`, since
 the device count is fixed when JAX starts. Prints one JSON object: the
-losses of each run, and the sharding spec and first shard's shape of every
-weight.
+losses of each run (SFT at the top of each mode, DPO and the reward model
+under "dpo" and "reward"), and the sharding spec and first shard's shape of
+every weight of the SFT model.
 
     python tests/distribution_worker.py tiny_gemma3 --lora-rank 4
 """
@@ -22,9 +25,40 @@ import keras  # noqa: E402
 import kerasalign  # noqa: E402
 from kerasalign import distribution as kd  # noqa: E402
 from kerasalign.data import SFTPreprocessor  # noqa: E402
+from kerasalign.data.preference_preprocessor import PreferencePreprocessor  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import SFT_EXAMPLES  # noqa: E402
+
+
+def _losses(trainer, x, y=None, weight=None):
+    """The loss of one training step on the batch, and the loss after it."""
+    trainer.compile(learning_rate=1e-2)
+    first = trainer.train_on_batch(x, y, sample_weight=weight, return_dict=True)
+    after = trainer.evaluate(
+        x, y, sample_weight=weight, batch_size=8, verbose=0, return_dict=True
+    )
+    return {"loss": float(first["loss"]), "loss_after_step": float(after["loss"])}
+
+
+def preference_steps(preset, lora_rank, distribution):
+    """One DPO step (reference log-probs from the base, LoRA off) and one
+    reward-model step, each on a freshly loaded model."""
+    pairs = kerasalign.datasets.load("safety_preferences")[::50][:8]
+    result = {}
+    for objective in ("dpo", "reward"):
+        keras.utils.set_random_seed(0)
+        with distribution.scope() if distribution is not None else _null_scope():
+            model = kerasalign.load_causal_lm(preset, lora_rank=lora_rank)
+            if objective == "dpo":
+                trainer = kerasalign.DPOTrainer(model, beta=0.1)
+                x = PreferencePreprocessor(model.preprocessor.tokenizer, "gemma", 64).batch(pairs)
+                x = trainer.precompute_reference_logprobs(x, batch_size=8)
+            else:
+                trainer = kerasalign.RewardModel(model, sequence_length=64)
+                x = trainer.preprocessor.batch(pairs)
+            result[objective] = _losses(trainer, x)
+    return result
 
 
 def one_step(preset, lora_rank, distribution):
@@ -34,12 +68,7 @@ def one_step(preset, lora_rank, distribution):
         model = kerasalign.load_causal_lm(preset, lora_rank=lora_rank)
         preprocessor = SFTPreprocessor(model.preprocessor.tokenizer, "gemma", 64)
         x, y, weight = preprocessor.batch(SFT_EXAMPLES)
-        trainer = kerasalign.SFTTrainer(model)
-        trainer.compile(learning_rate=1e-2)
-        first = trainer.train_on_batch(x, y, sample_weight=weight, return_dict=True)
-        after = trainer.evaluate(
-            x, y, sample_weight=weight, batch_size=8, verbose=0, return_dict=True
-        )
+        losses = _losses(kerasalign.SFTTrainer(model), x, y, weight)
     shards = {}
     for variable in model.backbone.weights:
         value = variable.value
@@ -49,12 +78,10 @@ def one_step(preset, lora_rank, distribution):
             "devices": len(value.sharding.device_set),
         }
     specs = {path: list(spec) for path, spec in kd.sharding_specs(model).items()}
-    return {
-        "loss": float(first["loss"]),
-        "loss_after_step": float(after["loss"]),
-        "specs": specs,
-        "shards": shards,
-    }
+    result = dict(losses, specs=specs, shards=shards)
+    if lora_rank:
+        result.update(preference_steps(preset, lora_rank, distribution))
+    return result
 
 
 class _null_scope:

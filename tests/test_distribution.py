@@ -1,4 +1,5 @@
-"""keras.distribution helpers: same loss on 8 simulated devices, real sharding.
+"""keras.distribution helpers: same loss on 8 simulated devices (SFT, DPO and
+the reward model), real sharding.
 
 The 8-device runs happen in a subprocess (`tests/distribution_worker.py`)
 with `XLA_FLAGS=--xla_force_host_platform_device_count=8 KERAS_BACKEND=jax`,
@@ -55,16 +56,22 @@ def worker_result(request):
 
 
 def test_a_step_gives_the_same_loss_on_one_and_eight_devices(worker_result):
-    _, result = worker_result
+    name, result = worker_result
     assert result["devices"] == 8
-    single = result["single"]
-    for mode in ("data", "model"):
-        run = result[mode]
-        assert run["loss"] == pytest.approx(single["loss"], rel=1e-5), mode
-        assert run["loss_after_step"] == pytest.approx(
-            single["loss_after_step"], rel=1e-4
-        ), mode
-    assert single["loss_after_step"] < single["loss"]
+    # SFT in every run; DPO and the reward model where the base is frozen
+    # under LoRA (DPO's reference is the base with LoRA off).
+    objectives = {"sft": lambda run: run}
+    if name.endswith("lora"):
+        objectives.update(dpo=lambda run: run["dpo"], reward=lambda run: run["reward"])
+    for objective, pick in objectives.items():
+        single = pick(result["single"])
+        for mode in ("data", "model"):
+            run = pick(result[mode])
+            assert run["loss"] == pytest.approx(single["loss"], rel=1e-5), (objective, mode)
+            assert run["loss_after_step"] == pytest.approx(
+                single["loss_after_step"], rel=1e-4
+            ), (objective, mode)
+        assert single["loss_after_step"] < single["loss"], objective
 
 
 def test_data_parallel_replicates_every_weight(worker_result):
