@@ -37,6 +37,7 @@ import keras
 import numpy as np
 
 from kerasalign.errors import AdapterError
+from kerasalign.models.quantization import is_quantized
 
 ATTENTION_LAYERS = ["query", "key", "value", "attention_output"]
 FEED_FORWARD_LAYERS = ["ffw_gating", "ffw_gating_2", "ffw_linear"]
@@ -286,10 +287,7 @@ def merge_adapter(model):
     backbone = model.backbone
     if lora_state(model) is None:
         raise AdapterError("The model has no LoRA layers to merge.")
-    if any(
-        getattr(layer, "quantization_mode", None) is not None
-        for layer in backbone._flatten_layers(include_self=False)
-    ):
+    if is_quantized(backbone):
         raise AdapterError(
             "Cannot merge LoRA into an int8-quantized base. Save the adapter "
             "(save_adapter), load the preset without quantize, load_adapter "

@@ -41,6 +41,7 @@ from keras import ops
 from kerasalign.data.preference_preprocessor import PreferencePreprocessor
 from kerasalign.errors import KerasAlignError
 from kerasalign.models import lora
+from kerasalign.models.quantization import is_quantized
 from kerasalign.trainers.compile_defaults import adamw, resolve_jit_compile
 from kerasalign.trainers.losses import bradley_terry_loss
 from kerasalign.trainers.optimizer_prebuild import OptimizerBuiltBeforeFit
@@ -253,6 +254,7 @@ class RewardModel(OptimizerBuiltBeforeFit, keras.Model):
             "center_rewards_coefficient": self.center_rewards_coefficient,
             "lora": lora.lora_state(self.causal_lm),
             "dtype": self.causal_lm.backbone.dtype_policy.name,
+            "quantize": "int8" if is_quantized(self.causal_lm) else None,
             "keras_backend": keras.config.backend(),
         }
         (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2))
@@ -267,7 +269,7 @@ class RewardModel(OptimizerBuiltBeforeFit, keras.Model):
             causal_lm: `keras_hub.models.CausalLM` without LoRA, the base the
                 adapter was trained on. Defaults to `None`: the directory's
                 full model, or its stored `base_preset` in the dtype policy
-                the reward model was trained in.
+                (and int8 quantization) the reward model was trained with.
         """
         from kerasalign.models.loader import load_causal_lm
 
@@ -292,7 +294,9 @@ class RewardModel(OptimizerBuiltBeforeFit, keras.Model):
             if config["weights"] == "model":
                 causal_lm = load_causal_lm(str(directory / "model"))
             elif config.get("base_preset"):
-                causal_lm = load_causal_lm(config["base_preset"], dtype=config.get("dtype"))
+                causal_lm = load_causal_lm(
+                    config["base_preset"], dtype=config.get("dtype"), quantize=config.get("quantize")
+                )
             else:
                 raise KerasAlignError(
                     f"The reward model in {directory} is an adapter with no "

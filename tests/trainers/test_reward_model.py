@@ -127,6 +127,22 @@ def test_an_adapter_is_reloaded_on_a_base_of_the_dtype_it_was_trained_in(tmp_pat
     assert RewardModel.from_directory(tmp_path / "rm").backbone.dtype_policy.name == "float32"
 
 
+def test_an_adapter_trained_on_an_int8_base_is_reloaded_on_an_int8_base(tmp_path):
+    from kerasalign.models.quantization import is_quantized
+
+    causal_lm = kerasalign.load_causal_lm("tiny_gemma", lora_rank=2, quantize="int8")
+    RewardModel(causal_lm).save_to_directory(tmp_path / "rm", base_preset="tiny_gemma")
+    config = json.loads((tmp_path / "rm" / "reward_model.json").read_text())
+    assert config["quantize"] == "int8"
+    assert is_quantized(RewardModel.from_directory(tmp_path / "rm").causal_lm)
+    # A float base records no quantization and reloads as float.
+    RewardModel(kerasalign.load_causal_lm("tiny_gemma", lora_rank=2)).save_to_directory(
+        tmp_path / "float", base_preset="tiny_gemma"
+    )
+    assert json.loads((tmp_path / "float" / "reward_model.json").read_text())["quantize"] is None
+    assert not is_quantized(RewardModel.from_directory(tmp_path / "float").causal_lm)
+
+
 def test_bad_arguments_and_directories(tmp_path):
     causal_lm = kerasalign.load_causal_lm("tiny_gemma", lora_rank=2)
     with pytest.raises(kerasalign.KerasAlignError, match="center_rewards_coefficient must be a number >= 0"):
