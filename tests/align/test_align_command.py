@@ -446,3 +446,26 @@ def test_align_command_passes_dtype_and_refuses_an_unknown_one(run_cli, tmp_path
     with pytest.raises(SystemExit) as info:
         run_cli("align", "--preset", "tiny_gemma", "--dtype", "float16", "--output", tmp_path)
     assert info.value.code == 2
+
+
+def test_align_runs_on_a_local_keras_hub_preset_directory(tmp_path):
+    # The path an official preset (`gemma3_instruct_1b` from Kaggle on Colab)
+    # takes: a KerasHub preset directory, not a built-in name. The reward
+    # model stores that directory as its base and the report reloads it.
+    from kerasalign.align import AlignJob, AlignSettings
+    from kerasalign.trainers.reward_model import RewardModel
+
+    preset = tmp_path / "preset"
+    kerasalign.load_causal_lm("tiny_gemma3").save_to_preset(str(preset))
+    settings = AlignSettings.for_run(
+        str(preset), quick=True, sft_examples=16, preference_pairs=8, eval_limit=2,
+        max_new_tokens=4, sequence_length=64, sft_learning_rate=1e-3,
+    )
+    results = AlignJob(settings, tmp_path / "run", log=lambda line: None, verbose=0).run()
+    report = json.loads((tmp_path / "run" / "report" / "report.json").read_text())
+    assert report["stages"] == ["base", "sft", "dpo"]
+    assert report["metadata"]["preset"] == str(preset)
+    assert {"base_eval", "sft", "reward", "dpo", "report"} <= set(results)
+    reward_dir = tmp_path / "run" / "reward" / "reward_model"
+    assert json.loads((reward_dir / "reward_model.json").read_text())["base_preset"] == str(preset)
+    assert RewardModel.from_directory(reward_dir).backbone.num_layers == 2
