@@ -5,14 +5,14 @@ SFT always; with LoRA also DPO and the reward model.
 Started by tests/test_distribution.py in a subprocess with
 `XLA_FLAGS=--xla_force_host_platform_device_count=8 KERAS_BACKEND=jax`, since
 the device count is fixed when JAX starts. Prints one JSON object: the
-losses of each run (SFT at the top of each mode, DPO and the reward model
-under "dpo" and "reward"), and the sharding spec and first shard's shape of
+losses of each run (under "sft", and with LoRA "dpo" and "reward"), and the sharding spec and first shard's shape of
 every weight of the SFT model.
 
     python tests/distribution_worker.py tiny_gemma3 --lora-rank 4
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -48,7 +48,7 @@ def preference_steps(preset, lora_rank, distribution):
     result = {}
     for objective in ("dpo", "reward"):
         keras.utils.set_random_seed(0)
-        with distribution.scope() if distribution is not None else _null_scope():
+        with _scope(distribution):
             model = kerasalign.load_causal_lm(preset, lora_rank=lora_rank)
             if objective == "dpo":
                 trainer = kerasalign.DPOTrainer(model, beta=0.1)
@@ -63,8 +63,7 @@ def preference_steps(preset, lora_rank, distribution):
 
 def one_step(preset, lora_rank, distribution):
     keras.utils.set_random_seed(0)
-    scope = distribution.scope() if distribution is not None else _null_scope()
-    with scope:
+    with _scope(distribution):
         model = kerasalign.load_causal_lm(preset, lora_rank=lora_rank)
         preprocessor = SFTPreprocessor(model.preprocessor.tokenizer, "gemma", 64)
         x, y, weight = preprocessor.batch(SFT_EXAMPLES)
@@ -78,18 +77,15 @@ def one_step(preset, lora_rank, distribution):
             "devices": len(value.sharding.device_set),
         }
     specs = {path: list(spec) for path, spec in kd.sharding_specs(model).items()}
-    result = dict(losses, specs=specs, shards=shards)
+    result = {"sft": losses, "specs": specs, "shards": shards}
     if lora_rank:
         result.update(preference_steps(preset, lora_rank, distribution))
     return result
 
 
-class _null_scope:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *args):
-        return False
+def _scope(distribution):
+    """The distribution's scope, or no scope for the single-device run."""
+    return distribution.scope() if distribution is not None else contextlib.nullcontext()
 
 
 def main():

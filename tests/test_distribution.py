@@ -60,13 +60,11 @@ def test_a_step_gives_the_same_loss_on_one_and_eight_devices(worker_result):
     assert result["devices"] == 8
     # SFT in every run; DPO and the reward model where the base is frozen
     # under LoRA (DPO's reference is the base with LoRA off).
-    objectives = {"sft": lambda run: run}
-    if name.endswith("lora"):
-        objectives.update(dpo=lambda run: run["dpo"], reward=lambda run: run["reward"])
-    for objective, pick in objectives.items():
-        single = pick(result["single"])
+    objectives = ["sft", "dpo", "reward"] if name.endswith("lora") else ["sft"]
+    for objective in objectives:
+        single = result["single"][objective]
         for mode in ("data", "model"):
-            run = pick(result[mode])
+            run = result[mode][objective]
             assert run["loss"] == pytest.approx(single["loss"], rel=1e-5), (objective, mode)
             assert run["loss_after_step"] == pytest.approx(
                 single["loss_after_step"], rel=1e-4
